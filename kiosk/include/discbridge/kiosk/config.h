@@ -1,0 +1,38 @@
+// The one configuration file, parsed into a typed struct at start-up and
+// passed down. Every field has an embedded default, so no file is needed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "discbridge/ingest/result.h"
+
+namespace discbridge::kiosk {
+
+struct IngestConfig {
+  std::uint64_t inMemoryLimitMb = 32;  // larger files are staged under data_dir/tmp
+  std::uint64_t readAheadMb = 48;
+  int readRetries = 3;
+  unsigned parserThreads = 0;  // 0: one per spare core
+};
+
+struct Config {
+  std::string configFile;  // the file read, empty when running on defaults
+  std::string dataDir;
+  std::string logLevel = "warn";
+  IngestConfig ingest;
+};
+
+struct ConfigSources {
+  std::optional<std::string> configFile;  // --config
+  std::optional<std::string> dataDir;     // --data-dir
+  bool service = false;                   // running as the system service
+};
+
+// --config FILE, else $DISCBRIDGE_CONFIG, else /etc/discbridge/discbridge.toml
+// when it exists, else defaults. --data-dir, else $DISCBRIDGE_HOME, else the
+// file's data_dir, else /var/lib/discbridge (service) or the XDG data dir.
+Result<Config> loadConfig(const ConfigSources& sources);
+
+}  // namespace discbridge::kiosk

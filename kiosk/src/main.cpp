@@ -1,0 +1,3 @@
+#include "discbridge/kiosk/cli.h"
+
+int main(int argc, char** argv) { return discbridge::kiosk::runCli(argc, argv); }
