@@ -7,6 +7,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrul.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -50,15 +51,23 @@ const char* recordTypeFor(const std::string& sopClass) {
   return "PRIVATE";
 }
 
+// Offsets have DCMTK's internal VR "up", which putAndInsertUint32() refuses;
+// they are written as plain UL.
+void putOffset(DcmItem& item, const DcmTagKey& key, Uint32 value) {
+  auto* e = new DcmUnsignedLong(DcmTag(key, EVR_UL));  // NOLINT: owned by item
+  e->putUint32(value);
+  item.insert(e, true);
+}
+
 void put(DcmItem& item, const DcmTagKey& key, const std::string& value) {
   item.putAndInsertString(key, value.c_str());
 }
 
 DcmItem* newRecord(const char* type, const std::string& charsetProbe) {
   auto* item = new DcmItem(DcmTag(DCM_Item));  // NOLINT: ownership passes to the sequence
-  item->putAndInsertUint32(DCM_OffsetOfTheNextDirectoryRecord, 0);
+  putOffset(*item, DCM_OffsetOfTheNextDirectoryRecord, 0);
   item->putAndInsertUint16(DCM_RecordInUseFlag, 0xFFFF);
-  item->putAndInsertUint32(DCM_OffsetOfReferencedLowerLevelDirectoryEntity, 0);
+  putOffset(*item, DCM_OffsetOfReferencedLowerLevelDirectoryEntity, 0);
   item->putAndInsertString(DCM_DirectoryRecordType, type);
   if (!detail::isAscii(charsetProbe)) item->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
   return item;
@@ -102,8 +111,8 @@ class DicomdirWriter {
     DcmFileFormat ff;
     DcmDataset* ds = ff.getDataset();
     put(*ds, DCM_FileSetID, fileSetId);
-    ds->putAndInsertUint32(DCM_OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity, 0);
-    ds->putAndInsertUint32(DCM_OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity, 0);
+    putOffset(*ds, DCM_OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity, 0);
+    putOffset(*ds, DCM_OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity, 0);
     ds->putAndInsertUint16(DCM_FileSetConsistencyFlag, 0);
     ds->insert(seq_.release());
     DcmMetaInfo* meta = ff.getMetaInfo();
@@ -133,19 +142,19 @@ class DicomdirWriter {
     if (offsets.size() != nodes_.size()) return makeError("WRITE_FAILED", "the DICOMDIR read back differs");
     auto link = [&](const std::vector<std::size_t>& chain) {
       for (std::size_t k = 0; k + 1 < chain.size(); ++k) {
-        nodes_[chain[k]].item->putAndInsertUint32(DCM_OffsetOfTheNextDirectoryRecord, offsets[chain[k + 1]]);
+        putOffset(*nodes_[chain[k]].item, DCM_OffsetOfTheNextDirectoryRecord, offsets[chain[k + 1]]);
       }
     };
     link(roots_);
     for (auto& n : nodes_) {
       if (!n.children.empty()) {
-        n.item->putAndInsertUint32(DCM_OffsetOfReferencedLowerLevelDirectoryEntity, offsets[n.children.front()]);
+        putOffset(*n.item, DCM_OffsetOfReferencedLowerLevelDirectoryEntity, offsets[n.children.front()]);
         link(n.children);
       }
     }
     if (!roots_.empty()) {
-      ds->putAndInsertUint32(DCM_OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity, offsets[roots_.front()]);
-      ds->putAndInsertUint32(DCM_OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity, offsets[roots_.back()]);
+      putOffset(*ds, DCM_OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity, offsets[roots_.front()]);
+      putOffset(*ds, DCM_OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity, offsets[roots_.back()]);
     }
     if (auto r = save(); !r) return r;
     std::error_code ec;
