@@ -425,10 +425,6 @@ class Scanner {
         se.description = detail::sanitiseUtf8(p.seriesDescription);
         se.seriesNumber = p.seriesNumber;
         study.series.push_back(std::move(se));
-        if (!p.modality.empty() &&
-            std::find(study.modalities.begin(), study.modalities.end(), p.modality) == study.modalities.end()) {
-          study.modalities.push_back(p.modality);
-        }
       }
       auto inst = p.instance;
       inst.path = detail::sanitiseUtf8(inst.path);
@@ -437,7 +433,20 @@ class Scanner {
       report_.summary.bytes += p.instance.size;
     }
     for (auto& patient : patients) {
+      std::stable_sort(patient.studies.begin(), patient.studies.end(), [](const auto& a, const auto& b) {
+        return a.studyDate + a.studyTime < b.studyDate + b.studyTime;
+      });
       for (auto& study : patient.studies) {
+        std::stable_sort(study.series.begin(), study.series.end(), [](const auto& a, const auto& b) {
+          return numberOrMax(a.seriesNumber) < numberOrMax(b.seriesNumber);
+        });
+        study.modalities.clear();
+        for (const auto& se : study.series) {
+          if (!se.modality.empty() &&
+              std::find(study.modalities.begin(), study.modalities.end(), se.modality) == study.modalities.end()) {
+            study.modalities.push_back(se.modality);
+          }
+        }
         for (auto& series : study.series) {
           std::stable_sort(series.instances.begin(), series.instances.end(), [](const auto& a, const auto& b) {
             auto na = numberOrMax(a.instanceNumber);
