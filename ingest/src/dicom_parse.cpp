@@ -27,6 +27,27 @@ std::string get(DcmItem& item, const DcmTagKey& key) {
   return {};
 }
 
+// Bulk values (pixel data) are skipped rather than copied: DCMTK defers a
+// value larger than the read limit when the stream offers a factory, and it
+// checks then that the value fits in what is left of the file (without one it
+// would allocate whatever length a hostile file claims). The factory hands
+// out an empty stream, so loading a deferred value later fails cleanly.
+class DeferringFactory final : public DcmInputStreamFactory {
+ public:
+  DcmInputStream* create() const override {
+    auto* s = new DcmInputBufferStream();  // NOLINT: DCMTK takes ownership
+    s->setEos();
+    return s;
+  }
+  DcmInputStreamFactory* clone() const override { return new DeferringFactory(); }  // NOLINT
+  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputTempFileStreamFactory; }
+};
+
+class DeferringBufferStream final : public DcmInputBufferStream {
+ public:
+  DcmInputStreamFactory* newFactory() const override { return new DeferringFactory(); }  // NOLINT
+};
+
 bool startsWith(std::span<const std::byte> b, std::string_view s, std::size_t at = 0) {
   return b.size() >= at + s.size() && std::memcmp(b.data() + at, s.data(), s.size()) == 0;
 }
@@ -237,7 +258,7 @@ ParsedFile parseBuffer(std::span<const std::byte> bytes, bool nameSaysDicomdir) 
     return out;
   }
   auto ff = std::make_shared<DcmFileFormat>();
-  DcmInputBufferStream in;
+  DeferringBufferStream in;
   in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   in.setEos();
   std::uint64_t datasetOffset = 0;
