@@ -219,6 +219,9 @@ ParsedFile finish(OFCondition cond, std::shared_ptr<DcmFileFormat> ff, std::span
 
 }  // namespace
 
+ParsedFile parseBufferUnguarded(std::span<const std::byte> bytes, bool nameSaysDicomdir);
+ParsedFile parseLocalFileUnguarded(const std::string& localPath, std::uint64_t size, bool nameSaysDicomdir);
+
 std::string describeContent(std::span<const std::byte> head) {
   struct Magic {
     std::string_view bytes;
@@ -250,7 +253,33 @@ std::string describeContent(std::span<const std::byte> head) {
   return text ? "text file" : "unrecognised binary file";
 }
 
+namespace {
+
+// DCMTK can throw (std::out_of_range from string handling) on crafted input;
+// that costs the file, never the scan.
+template <class F>
+ParsedFile guarded(F&& parse) {
+  try {
+    return parse();
+  } catch (const std::exception& e) {
+    ParsedFile out;
+    out.kind = FileKind::Corrupt;
+    out.what = std::string("the DICOM parser failed on this file (") + e.what() + ")";
+    return out;
+  }
+}
+
+}  // namespace
+
 ParsedFile parseBuffer(std::span<const std::byte> bytes, bool nameSaysDicomdir) {
+  return guarded([&] { return parseBufferUnguarded(bytes, nameSaysDicomdir); });
+}
+
+ParsedFile parseLocalFile(const std::string& localPath, std::uint64_t size, bool nameSaysDicomdir) {
+  return guarded([&] { return parseLocalFileUnguarded(localPath, size, nameSaysDicomdir); });
+}
+
+ParsedFile parseBufferUnguarded(std::span<const std::byte> bytes, bool nameSaysDicomdir) {
   if (!isPart10(bytes) && !plausibleBareStart(bytes)) {
     ParsedFile out;
     out.kind = FileKind::NotDicom;
@@ -269,7 +298,7 @@ ParsedFile parseBuffer(std::span<const std::byte> bytes, bool nameSaysDicomdir) 
                 nameSaysDicomdir);
 }
 
-ParsedFile parseLocalFile(const std::string& localPath, std::uint64_t size, bool nameSaysDicomdir) {
+ParsedFile parseLocalFileUnguarded(const std::string& localPath, std::uint64_t size, bool nameSaysDicomdir) {
   std::array<std::byte, 0x8010> head{};
   std::size_t headLen = 0;
   if (FILE* f = std::fopen(localPath.c_str(), "rb")) {

@@ -323,7 +323,15 @@ class Scanner {
     for (std::size_t d : dicomdirs_) {
       const std::string& ddPath = files_[d].path;
       std::string dir = parentOf(ddPath);
-      auto content = detail::readDicomdir(*results_[d].parsed.dicomdir);
+      detail::DicomdirContent content;
+      try {
+        content = detail::readDicomdir(*results_[d].parsed.dicomdir);
+      } catch (const std::exception& e) {
+        results_[d].parsed.dicomdir.reset();
+        add(code::kDicomdirInvalid, Severity::Error, ddPath, std::string("the DICOMDIR cannot be read: ") + e.what());
+        sawInvalidDicomdir_ = true;
+        continue;
+      }
       results_[d].parsed.dicomdir.reset();
       if (!dir.empty()) content.problems.insert(content.problems.begin(), "not in the root directory of the medium");
       if (!content.problems.empty()) {
