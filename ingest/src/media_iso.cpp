@@ -18,6 +18,9 @@ constexpr std::size_t kBlock = ISO_BLOCKSIZE;
 constexpr long kChunkBlocks = 128;  // 256 KiB per read call: streams on a drive
 constexpr int kMaxDepth = 32;
 constexpr std::size_t kMaxEntries = 2'000'000;
+// libiso9660 allocates a directory's recorded size before reading it; a
+// crafted record claiming gigabytes is refused here first (found by fuzzing).
+constexpr std::uint32_t kMaxDirectoryBytes = 16u << 20;
 
 struct ListDeleter {
   void operator()(CdioList_t* l) const { iso9660_filelist_free(l); }
@@ -38,6 +41,7 @@ class IsoBackend {
   virtual CdioList_t* readdir(const char* path) = 0;
   virtual long readBlocks(void* buf, lsn_t lsn, long blocks) = 0;  // bytes read
   virtual std::string volumeId() = 0;
+  virtual std::uint32_t rootDirectoryBytes() = 0;
 };
 
 class ImageBackend final : public IsoBackend {
@@ -46,6 +50,10 @@ class ImageBackend final : public IsoBackend {
   CdioList_t* readdir(const char* path) override { return iso9660_ifs_readdir(iso_.get(), path); }
   long readBlocks(void* buf, lsn_t lsn, long blocks) override {
     return iso9660_iso_seek_read(iso_.get(), buf, lsn, blocks);
+  }
+  std::uint32_t rootDirectoryBytes() override {
+    iso9660_pvd_t pvd;
+    return iso9660_ifs_read_pvd(iso_.get(), &pvd) ? from_733(pvd.root_directory_record.size) : 0;
   }
   std::string volumeId() override {
     char* id = nullptr;
@@ -66,6 +74,10 @@ class DriveBackend final : public IsoBackend {
   long readBlocks(void* buf, lsn_t lsn, long blocks) override {
     auto rc = cdio_read_data_sectors(cdio_.get(), buf, lsn, kBlock, static_cast<uint32_t>(blocks));
     return rc == DRIVER_OP_SUCCESS ? blocks * static_cast<long>(kBlock) : 0;
+  }
+  std::uint32_t rootDirectoryBytes() override {
+    iso9660_pvd_t pvd;
+    return iso9660_fs_read_pvd(cdio_.get(), &pvd) ? from_733(pvd.root_directory_record.size) : 0;
   }
   std::string volumeId() override {
     iso9660_pvd_t pvd;
@@ -92,6 +104,9 @@ class IsoMedium final : public Medium {
 
   Result<MediumListing> list() override {
     MediumListing out;
+    if (backend_->rootDirectoryBytes() > kMaxDirectoryBytes) {
+      return makeError("MEDIA_UNREADABLE", "the root directory record claims an impossible size");
+    }
     std::set<lsn_t> visited;
     if (!walk("/", "", 0, visited, out)) {
       return makeError("MEDIA_UNREADABLE", "the ISO 9660 root directory cannot be read");
@@ -156,6 +171,10 @@ class IsoMedium final : public Medium {
         return true;
       }
       if (st->type == iso9660_stat_s::_STAT_DIR) {
+        if (st->size > kMaxDirectoryBytes) {
+          out.skipped.push_back(shownPath + " (directory record claims " + std::to_string(st->size) + " bytes)");
+          continue;
+        }
         if (depth >= kMaxDepth || !visited.insert(st->lsn).second) {
           out.skipped.push_back(shownPath + " (directory loop or nesting too deep)");
           continue;
