@@ -2,6 +2,7 @@
 // file or on a drive opened with libcdio. Both share the directory walk and
 // the sector reader; only the two libcdio entry points differ.
 #include <cdio/cdio.h>
+#include <cdio/bytesex.h>
 #include <cdio/iso9660.h>
 
 #include <algorithm>
