@@ -407,11 +407,22 @@ class Scanner {
                                              : "noid:" + p.patientName + "\x1f" + p.birthDate;
       auto [pit, newPatient] = patientIdx.emplace(key, patients.size());
       if (newPatient) {
-        patients.push_back(PatientOnMedium{detail::sanitiseUtf8(p.patientId), detail::sanitiseUtf8(p.issuer),
-                                           detail::sanitiseUtf8(p.patientName), p.birthDate, p.sex, {}});
+        PatientOnMedium np;
+        np.patientId = detail::sanitiseUtf8(p.patientId);
+        np.issuer = detail::sanitiseUtf8(p.issuer);
+        np.name = detail::sanitiseUtf8(p.patientName);
+        np.birthDate = p.birthDate;
+        np.sex = p.sex;
+        patients.push_back(std::move(np));
         studyIdx.emplace_back();
       }
       auto& patient = patients[pit->second];
+      auto note = [](std::vector<std::string>& variants, const std::string& v) {
+        if (std::find(variants.begin(), variants.end(), v) == variants.end()) variants.push_back(v);
+      };
+      note(patient.nameVariants, detail::sanitiseUtf8(p.patientName));
+      note(patient.birthDateVariants, p.birthDate);
+      note(patient.sexVariants, p.sex);
       auto [sit, newStudy] = studyIdx[pit->second].emplace(p.studyUid, patient.studies.size());
       if (newStudy) {
         StudyOnMedium s;

@@ -9,22 +9,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "discbridge/ingest/fileset.h"
+#include "cli_common.h"
 #include "discbridge/ingest/library_logs.h"
-#include "discbridge/ingest/medium.h"
-#include "discbridge/ingest/repair.h"
 #include "discbridge/kiosk/config.h"
-#include "report_format.h"
 
 namespace discbridge::kiosk {
 namespace {
-
-// Exit statuses of the contract.
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kUsage = 2;
-constexpr int kNoImportable = 3;
-constexpr int kUnreadable = 4;
 
 struct Globals {
   std::string configFile;
@@ -42,94 +32,6 @@ void setUpLogging(const Config& cfg, int verbose) {
   spdlog::set_level(level);
   ingest::routeLibraryLogs(verbose >= 2 ? ingest::LibraryLogLevel::Debug : ingest::LibraryLogLevel::Off,
                            [](const char* lib, const std::string& msg) { spdlog::debug("{}: {}", lib, msg); });
-}
-
-ingest::ScanOptions scanOptions(const Config& cfg) {
-  ingest::ScanOptions o;
-  o.inMemoryLimit = cfg.ingest.inMemoryLimitMb << 20;
-  o.queueBytes = cfg.ingest.readAheadMb << 20;
-  o.parserThreads = cfg.ingest.parserThreads;
-  std::error_code ec;
-  std::filesystem::path tmp = std::filesystem::path(cfg.dataDir) / "tmp";
-  if (std::filesystem::create_directories(tmp, ec); !ec || std::filesystem::is_directory(tmp, ec)) {
-    o.tempDir = tmp.string();
-  }
-  return o;
-}
-
-// Opens and scans; on failure prints one line and returns the exit status.
-std::optional<ingest::FileSetReport> openAndScan(const Config& cfg, const std::string& source,
-                                                 std::unique_ptr<ingest::Medium>& medium, int& status) {
-  ingest::MediumOptions mo;
-  mo.readRetries = cfg.ingest.readRetries;
-  auto opened = ingest::openMedium(source, mo);
-  if (!opened) {
-    std::fprintf(stderr, "discbridge: cannot read %s: %s\n", source.c_str(), opened.error().message.c_str());
-    status = kUnreadable;
-    return std::nullopt;
-  }
-  medium = std::move(*opened);
-  auto report = ingest::scanMedium(*medium, source, scanOptions(cfg));
-  if (!report) {
-    std::fprintf(stderr, "discbridge: cannot read %s: %s\n", source.c_str(), report.error().message.c_str());
-    status = kUnreadable;
-    return std::nullopt;
-  }
-  status = report->hasImportable() ? kOk : kNoImportable;
-  return std::move(*report);
-}
-
-int cmdScan(const Config& cfg, const std::string& source, bool json) {
-  std::unique_ptr<ingest::Medium> medium;
-  int status = kOk;
-  auto report = openAndScan(cfg, source, medium, status);
-  if (!report) return status;
-  std::fputs((json ? reportToJson(*report) : reportToText(*report)).c_str(), stdout);
-  return status;
-}
-
-int cmdRepair(const Config& cfg, const std::string& source, const std::string& out, bool json) {
-  std::unique_ptr<ingest::Medium> medium;
-  int status = kOk;
-  auto report = openAndScan(cfg, source, medium, status);
-  if (!report) return status;
-  if (!report->hasImportable()) {
-    std::fprintf(stderr, "discbridge: %s holds no importable DICOM; nothing written\n", source.c_str());
-    if (json) std::fputs(reportToJson(*report).c_str(), stdout);
-    return kNoImportable;
-  }
-  auto written = ingest::repairMedium(*medium, *report, out);
-  if (!written) {
-    std::fprintf(stderr, "discbridge: repair failed: %s\n", written.error().message.c_str());
-    return kFailure;
-  }
-  if (json) {
-    nlohmann::json j = {{"out", out},
-                        {"dicomdir", written->dicomdirPath},
-                        {"instances", written->instancesWritten},
-                        {"bytes", written->bytesWritten}};
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::printf("Wrote %llu instances (%llu bytes) and %s\n",
-                static_cast<unsigned long long>(written->instancesWritten),
-                static_cast<unsigned long long>(written->bytesWritten), written->dicomdirPath.c_str());
-  }
-  return kOk;
-}
-
-int cmdDrives(bool json) {
-  auto drives = ingest::listDrives();
-  if (json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& d : drives) j.push_back({{"device", d.device}, {"has_media", d.hasMedia}, {"media", d.mediaType}});
-    std::cout << j.dump(2) << "\n";
-    return kOk;
-  }
-  if (drives.empty()) std::puts("No optical drive found.");
-  for (const auto& d : drives) {
-    std::printf("%s  %s\n", d.device.c_str(), d.hasMedia ? d.mediaType.c_str() : "no disc");
-  }
-  return kOk;
 }
 
 }  // namespace
@@ -162,6 +64,24 @@ int runCli(int argc, char** argv) {
   auto* eject = app.add_subcommand("eject", "eject a drive's tray");
   eject->add_option("DEVICE", device, "the drive (default: the system's default drive)");
 
+  auto* mpi = app.add_subcommand("mpi", "the local patient directory");
+  mpi->require_subcommand(1);
+  std::string file;
+  std::string format = "auto";
+  auto* mpiImport = mpi->add_subcommand("import", "import patients from CSV or HL7 v2 ADT into the embedded index");
+  mpiImport->add_option("FILE", file, "CSV (header row) or HL7 v2 file")->required();
+  mpiImport->add_option("--format", format, "csv, hl7 or auto (by content)")
+      ->check(CLI::IsMember({"auto", "csv", "hl7"}));
+  mpiImport->add_flag("--json", json, "summary as JSON");
+  std::string query;
+  auto* mpiSearch = mpi->add_subcommand("search", "search the configured directory");
+  mpiSearch->add_option("QUERY", query, "'Family^Given [YYYYMMDD]' or 'mrn:VALUE'")->required();
+  mpiSearch->add_flag("--json", json, "as JSON");
+
+  auto* match = app.add_subcommand("match", "rank local candidates for each patient on a medium");
+  match->add_option("SOURCE", source, "image file, drive or directory")->required();
+  match->add_flag("--json", json, "one JSON object on stdout");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -184,14 +104,10 @@ int runCli(int argc, char** argv) {
   if (*scan) return cmdScan(*cfg, source, json);
   if (*repair) return cmdRepair(*cfg, source, out, json);
   if (*drives) return cmdDrives(json);
-  if (*eject) {
-    auto r = ingest::ejectDrive(device);
-    if (!r) {
-      std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
-      return kFailure;
-    }
-    return kOk;
-  }
+  if (*eject) return cmdEject(device);
+  if (*mpiImport) return cmdMpiImport(*cfg, file, format, json);
+  if (*mpiSearch) return cmdMpiSearch(*cfg, query, json);
+  if (*match) return cmdMatch(*cfg, source, json);
   return kUsage;
 }
 

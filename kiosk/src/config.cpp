@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -33,6 +34,95 @@ Result<void> readNumber(const toml::table& t, std::string_view key, T& out, long
   return {};
 }
 
+template <class T>
+Result<void> readString(const toml::table& t, std::string_view key, T& out, std::initializer_list<const char*> allowed = {}) {
+  auto node = t[key];
+  if (!node) return {};
+  auto v = node.value<std::string>();
+  if (!v) return makeError("CONFIG_INVALID", std::string(key) + " must be a string");
+  if (allowed.size() > 0 && std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return *v == a; })) {
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return makeError("CONFIG_INVALID", std::string(key) + " must be one of " + list);
+  }
+  out = *v;
+  return {};
+}
+
+Result<void> readFraction(const toml::table& t, std::string_view key, double& out) {
+  auto node = t[key];
+  if (!node) return {};
+  auto v = node.value<double>();
+  if (!v || *v < 0 || *v > 1) return makeError("CONFIG_INVALID", std::string(key) + " must be a number from 0 to 1");
+  out = *v;
+  return {};
+}
+
+Result<void> readBool(const toml::table& t, std::string_view key, bool& out) {
+  auto node = t[key];
+  if (!node) return {};
+  auto v = node.value<bool>();
+  if (!v) return makeError("CONFIG_INVALID", std::string(key) + " must be true or false");
+  out = *v;
+  return {};
+}
+
+Result<void> readSections(const toml::table& root, Config& cfg) {
+  auto section = [&](const char* name, auto&& fill) -> Result<void> {
+    const toml::table* t = root[name].as_table();
+    if (t == nullptr) return {};
+    if (auto r = fill(*t); !r) return Error{r.error().code, std::string("[") + name + "] " + r.error().message, false};
+    return {};
+  };
+  auto all = [](std::initializer_list<Result<void>> rs) -> Result<void> {
+    for (const auto& r : rs) {
+      if (!r) return r;
+    }
+    return {};
+  };
+  if (auto r = section("ingest", [&](const toml::table& t) {
+        return all({readNumber(t, "in_memory_limit_mb", cfg.ingest.inMemoryLimitMb, 1, 4096),
+                    readNumber(t, "read_ahead_mb", cfg.ingest.readAheadMb, 1, 4096),
+                    readNumber(t, "read_retries", cfg.ingest.readRetries, 0, 20),
+                    readNumber(t, "parser_threads", cfg.ingest.parserThreads, 0, 64)});
+      });
+      !r)
+    return r;
+  if (auto r = section("mpi", [&](const toml::table& t) {
+        return all({readString(t, "backend", cfg.mpi.backend, {"sqlite", "worklist"}),
+                    readString(t, "database", cfg.mpi.database), readString(t, "default_issuer", cfg.mpi.defaultIssuer)});
+      });
+      !r)
+    return r;
+  if (auto r = section("worklist", [&](const toml::table& t) {
+        return all({readString(t, "host", cfg.worklist.host), readNumber(t, "port", cfg.worklist.port, 1, 65535),
+                    readString(t, "called_ae", cfg.worklist.calledAe), readString(t, "calling_ae", cfg.worklist.callingAe),
+                    readNumber(t, "timeout_seconds", cfg.worklist.timeoutSeconds, 1, 600),
+                    readBool(t, "today_only", cfg.worklist.todayOnly)});
+      });
+      !r)
+    return r;
+  if (auto r = section("match", [&](const toml::table& t) {
+        return all({readFraction(t, "strong", cfg.match.strong), readFraction(t, "possible", cfg.match.possible),
+                    readFraction(t, "minimum", cfg.match.minimum),
+                    readNumber(t, "max_candidates", cfg.match.maxCandidates, 1, 100)});
+      });
+      !r)
+    return r;
+  if (auto r = section("coercion", [&](const toml::table& t) {
+        return all({readString(t, "accession_policy", cfg.coercion.accessionPolicy, {"keep", "clear", "replace"}),
+                    readString(t, "modifying_system", cfg.coercion.modifyingSystem),
+                    readString(t, "issuer_universal_id", cfg.coercion.issuerUniversalId),
+                    readString(t, "issuer_universal_id_type", cfg.coercion.issuerUniversalIdType)});
+      });
+      !r)
+    return r;
+  if (!(cfg.match.minimum <= cfg.match.possible && cfg.match.possible <= cfg.match.strong)) {
+    return makeError("CONFIG_INVALID", "[match] needs minimum <= possible <= strong");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Config> loadConfig(const ConfigSources& sources) {
@@ -60,14 +150,7 @@ Result<Config> loadConfig(const ConfigSources& sources) {
     cfg.configFile = file;
     if (auto v = root["data_dir"].value<std::string>()) fileDataDir = *v;
     if (auto v = root["log_level"].value<std::string>()) cfg.logLevel = *v;
-    if (const toml::table* ingest = root["ingest"].as_table()) {
-      for (auto r : {readNumber(*ingest, "in_memory_limit_mb", cfg.ingest.inMemoryLimitMb, 1, 4096),
-                     readNumber(*ingest, "read_ahead_mb", cfg.ingest.readAheadMb, 1, 4096),
-                     readNumber(*ingest, "read_retries", cfg.ingest.readRetries, 0, 20),
-                     readNumber(*ingest, "parser_threads", cfg.ingest.parserThreads, 0, 64)}) {
-        if (!r) return Error{r.error().code, file + ": [ingest] " + r.error().message, false};
-      }
-    }
+    if (auto r = readSections(root, cfg); !r) return Error{r.error().code, file + ": " + r.error().message, false};
   } else if (required) {
     return makeError("CONFIG_NOT_FOUND", "configuration file " + file + " does not exist");
   }

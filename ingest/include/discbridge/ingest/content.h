@@ -81,6 +81,11 @@ struct PatientOnMedium {
   std::string birthDate;
   std::string sex;
   std::vector<StudyOnMedium> studies;
+  // Every distinct value seen for this patient ID across its instances; more
+  // than one is a conflict the staff must see before matching.
+  std::vector<std::string> nameVariants;
+  std::vector<std::string> birthDateVariants;
+  std::vector<std::string> sexVariants;
 };
 
 struct ScanSummary {

@@ -17,11 +17,46 @@ struct IngestConfig {
   unsigned parserThreads = 0;  // 0: one per spare core
 };
 
+struct MpiConfig {
+  std::string backend = "sqlite";  // sqlite | worklist
+  std::string database;            // empty: <data_dir>/mpi.sqlite
+  std::string defaultIssuer;       // for MRNs imported without one
+};
+
+struct WorklistSettings {
+  std::string host = "127.0.0.1";
+  int port = 104;
+  std::string calledAe = "WORKLIST";
+  std::string callingAe = "DISCBRIDGE";
+  int timeoutSeconds = 10;
+  bool todayOnly = true;
+};
+
+struct MatchConfig {
+  double strong = 0.90;
+  double possible = 0.70;
+  double minimum = 0.40;
+  unsigned maxCandidates = 10;
+};
+
+struct CoercionConfig {
+  std::string accessionPolicy = "keep";  // keep | clear | replace
+  std::string modifyingSystem = "DISCBRIDGE";
+  std::string issuerUniversalId;
+  std::string issuerUniversalIdType = "ISO";
+};
+
 struct Config {
   std::string configFile;  // the file read, empty when running on defaults
   std::string dataDir;
   std::string logLevel = "warn";
   IngestConfig ingest;
+  MpiConfig mpi;
+  WorklistSettings worklist;
+  MatchConfig match;
+  CoercionConfig coercion;
+
+  std::string mpiDatabase() const { return mpi.database.empty() ? dataDir + "/mpi.sqlite" : mpi.database; }
 };
 
 struct ConfigSources {
