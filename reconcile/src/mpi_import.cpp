@@ -252,6 +252,14 @@ Result<ImportReport> SqliteDirectory::importHl7(const std::string& path, const s
     std::vector<std::string> pidFields;
     std::vector<std::string> mrgFields;
     for (const auto& [ln, seg] : m.segs) {
+      bool wellFormed = seg.size() >= 4 && seg[3] == fieldSep &&
+                        std::all_of(seg.begin(), seg.begin() + 3, [](char c) {
+                          return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+                        });
+      if (!wellFormed) {
+        report.problems.push_back({ln, "not an HL7 segment; skipped"});
+        continue;
+      }
       if (seg.rfind("PID", 0) == 0) pidFields = fieldsOf(seg);
       if (seg.rfind("MRG", 0) == 0) mrgFields = fieldsOf(seg);
     }
