@@ -126,13 +126,19 @@ struct SqliteDirectory::Impl {
     return p;
   }
 
+  // An empty issuer matches any issuer, when that leaves exactly one patient.
   Result<std::optional<std::int64_t>> idOf(const std::string& mrn, const std::string& issuer) {
-    auto st = prepare("SELECT id FROM patient WHERE mrn = ? AND issuer = ?");
+    auto st = prepare("SELECT id FROM patient WHERE mrn = ? AND (issuer = ? OR ? = '') LIMIT 2");
     if (!st) return st.error();
     bind(st->get(), 1, mrn);
     bind(st->get(), 2, issuer);
-    if (sqlite3_step(st->get()) == SQLITE_ROW) return std::optional<std::int64_t>(sqlite3_column_int64(st->get(), 0));
-    return std::optional<std::int64_t>();
+    bind(st->get(), 3, issuer);
+    std::optional<std::int64_t> found;
+    while (sqlite3_step(st->get()) == SQLITE_ROW) {
+      if (found) return makeError("MPI_AMBIGUOUS", "MRN " + mrn + " exists under several issuers; name the issuer");
+      found = sqlite3_column_int64(st->get(), 0);
+    }
+    return found;
   }
 
   Result<void> writeNames(std::int64_t id, const LocalPatient& p) {
