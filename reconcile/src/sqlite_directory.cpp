@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -35,9 +36,11 @@ CREATE TABLE IF NOT EXISTS name_key(
   family_key TEXT NOT NULL, given_key TEXT NOT NULL,
   family_ph TEXT NOT NULL, given_ph TEXT NOT NULL,
   previous INTEGER NOT NULL DEFAULT 0,
-  family TEXT NOT NULL DEFAULT '', given TEXT NOT NULL DEFAULT '', middle TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS name_family ON name_key(family_key, given_key);
-CREATE INDEX IF NOT EXISTS name_phonetic ON name_key(family_ph, given_ph);
+  family TEXT NOT NULL DEFAULT '', given TEXT NOT NULL DEFAULT '', middle TEXT NOT NULL DEFAULT '',
+  birth_date TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS name_family ON name_key(family_key, given_key, birth_date);
+CREATE INDEX IF NOT EXISTS name_phonetic ON name_key(family_ph, given_ph, birth_date);
+CREATE INDEX IF NOT EXISTS name_family_birth ON name_key(family_ph, birth_date);
 CREATE INDEX IF NOT EXISTS name_patient ON name_key(patient_id);
 CREATE TABLE IF NOT EXISTS other_id(
   patient_id INTEGER NOT NULL REFERENCES patient(id),
@@ -73,6 +76,20 @@ struct SqliteDirectory::Impl {
     return Stmt(s);
   }
 
+  // Statements used per candidate are prepared once and reset for each use.
+  std::map<std::string, Stmt> cache;
+  Result<sqlite3_stmt*> cached(const std::string& sql) {
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      auto st = prepare(sql.c_str());
+      if (!st) return st.error();
+      it = cache.emplace(sql, std::move(*st)).first;
+    }
+    sqlite3_reset(it->second.get());
+    sqlite3_clear_bindings(it->second.get());
+    return it->second.get();
+  }
+
   Result<void> exec(const char* sql) {
     char* msg = nullptr;
     if (sqlite3_exec(db.get(), sql, nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -89,40 +106,38 @@ struct SqliteDirectory::Impl {
 
   // Follows merges to the surviving record.
   Result<std::int64_t> surviving(std::int64_t id) {
-    auto st = prepare("SELECT merged_into FROM patient WHERE id = ?");
-    if (!st) return st.error();
     for (int hops = 0; hops < 32; ++hops) {
-      sqlite3_reset(st->get());
-      sqlite3_bind_int64(st->get(), 1, id);
-      if (sqlite3_step(st->get()) != SQLITE_ROW) return id;
-      if (sqlite3_column_type(st->get(), 0) == SQLITE_NULL) return id;
-      id = sqlite3_column_int64(st->get(), 0);
+      auto st = cached("SELECT merged_into FROM patient WHERE id = ?");
+      if (!st) return st.error();
+      sqlite3_bind_int64(*st, 1, id);
+      if (sqlite3_step(*st) != SQLITE_ROW) return id;
+      if (sqlite3_column_type(*st, 0) == SQLITE_NULL) return id;
+      id = sqlite3_column_int64(*st, 0);
     }
     return makeError("MPI_MERGE_LOOP", "patient merges form a loop");
   }
 
   Result<LocalPatient> load(std::int64_t id) {
-    auto st = prepare(
-        "SELECT mrn, issuer, family, given, middle, prefix, suffix, birth_date, sex FROM patient WHERE id = ?");
+    auto st = cached("SELECT mrn, issuer, family, given, middle, prefix, suffix, birth_date, sex FROM patient WHERE id = ?");
     if (!st) return st.error();
-    sqlite3_bind_int64(st->get(), 1, id);
-    if (sqlite3_step(st->get()) != SQLITE_ROW) return makeError("MPI_NOT_FOUND", "no such patient");
+    sqlite3_bind_int64(*st, 1, id);
+    if (sqlite3_step(*st) != SQLITE_ROW) return makeError("MPI_NOT_FOUND", "no such patient");
     LocalPatient p;
-    p.mrn = col(st->get(), 0);
-    p.issuer = col(st->get(), 1);
-    p.name = PersonName{col(st->get(), 2), col(st->get(), 3), col(st->get(), 4), col(st->get(), 5), col(st->get(), 6)};
-    p.birthDate = col(st->get(), 7);
-    p.sex = col(st->get(), 8);
-    auto names = prepare("SELECT family, given, middle FROM name_key WHERE patient_id = ? AND previous = 1");
+    p.mrn = col(*st, 0);
+    p.issuer = col(*st, 1);
+    p.name = PersonName{col(*st, 2), col(*st, 3), col(*st, 4), col(*st, 5), col(*st, 6)};
+    p.birthDate = col(*st, 7);
+    p.sex = col(*st, 8);
+    auto names = cached("SELECT family, given, middle FROM name_key WHERE patient_id = ? AND previous = 1");
     if (!names) return names.error();
-    sqlite3_bind_int64(names->get(), 1, id);
-    while (sqlite3_step(names->get()) == SQLITE_ROW) {
-      p.previousNames.push_back(PersonName{col(names->get(), 0), col(names->get(), 1), col(names->get(), 2), "", ""});
+    sqlite3_bind_int64(*names, 1, id);
+    while (sqlite3_step(*names) == SQLITE_ROW) {
+      p.previousNames.push_back(PersonName{col(*names, 0), col(*names, 1), col(*names, 2), "", ""});
     }
-    auto ids = prepare("SELECT id, issuer FROM other_id WHERE patient_id = ?");
+    auto ids = cached("SELECT id, issuer FROM other_id WHERE patient_id = ?");
     if (!ids) return ids.error();
-    sqlite3_bind_int64(ids->get(), 1, id);
-    while (sqlite3_step(ids->get()) == SQLITE_ROW) p.otherIds.push_back(OtherId{col(ids->get(), 0), col(ids->get(), 1)});
+    sqlite3_bind_int64(*ids, 1, id);
+    while (sqlite3_step(*ids) == SQLITE_ROW) p.otherIds.push_back(OtherId{col(*ids, 0), col(*ids, 1)});
     return p;
   }
 
@@ -147,8 +162,8 @@ struct SqliteDirectory::Impl {
     sqlite3_bind_int64(del->get(), 1, id);
     sqlite3_step(del->get());
     auto ins = prepare(
-        "INSERT INTO name_key(patient_id, family_key, given_key, family_ph, given_ph, previous, family, given, middle)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO name_key(patient_id, family_key, given_key, family_ph, given_ph, previous, family, given, middle,"
+        " birth_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!ins) return ins.error();
     auto add = [&](const PersonName& n, int previous) -> Result<void> {
       std::string fk = nameKey(n.family);
@@ -163,6 +178,7 @@ struct SqliteDirectory::Impl {
       bind(ins->get(), 7, n.family);
       bind(ins->get(), 8, n.given);
       bind(ins->get(), 9, n.middle);
+      bind(ins->get(), 10, p.birthDate);
       if (sqlite3_step(ins->get()) != SQLITE_DONE) return sqlError("insert name");
       return {};
     };
@@ -305,60 +321,78 @@ Result<std::vector<LocalPatient>> SqliteDirectory::candidates(const DirectoryQue
   const std::string dobT = transposed(dob);
   std::vector<std::int64_t> ids;
   std::unordered_set<std::int64_t> seen;
-  auto collect = [&](const char* sql, const std::vector<std::string>& args) -> Result<void> {
-    auto st = impl_->prepare(sql);
+  auto collect = [&](const std::string& sql, const std::vector<std::string>& args, std::size_t limit) -> Result<void> {
+    auto st = impl_->cached(sql);
     if (!st) return st.error();
-    for (std::size_t i = 0; i < args.size(); ++i) Impl::bind(st->get(), static_cast<int>(i + 1), args[i]);
-    sqlite3_bind_int64(st->get(), static_cast<int>(args.size() + 1), static_cast<sqlite3_int64>(q.limit));
-    while (sqlite3_step(st->get()) == SQLITE_ROW) {
-      std::int64_t id = sqlite3_column_int64(st->get(), 0);
+    for (std::size_t i = 0; i < args.size(); ++i) Impl::bind(*st, static_cast<int>(i + 1), args[i]);
+    sqlite3_bind_int64(*st, static_cast<int>(args.size() + 1), static_cast<sqlite3_int64>(limit));
+    while (sqlite3_step(*st) == SQLITE_ROW) {
+      std::int64_t id = sqlite3_column_int64(*st, 0);
       if (seen.insert(id).second) ids.push_back(id);
     }
     return {};
   };
-  // Blocking keys, most specific first. An empty key never blocks: a blank or
-  // garbage name must not match everyone.
+  auto run = [](std::initializer_list<Result<void>> rs) -> Result<void> {
+    for (const auto& r : rs) {
+      if (!r) return r;
+    }
+    return {};
+  };
+  // Blocking keys, most specific first, so that a cap on the number of
+  // candidates drops the least likely ones. An empty key never blocks: a
+  // blank or garbage name must not match everyone.
   if (!q.foreignId.empty()) {
     if (auto r = collect("SELECT patient_id FROM other_id WHERE id = ? AND (issuer = ? OR issuer = '' OR ? = '') LIMIT ?",
-                         {q.foreignId, q.foreignIssuer, q.foreignIssuer});
+                         {q.foreignId, q.foreignIssuer, q.foreignIssuer}, q.limit);
         !r)
       return r.error();
   }
-  if (fk.size() >= 2) {
-    const char* byName = "SELECT patient_id FROM name_key WHERE family_key = ? AND given_key = ? LIMIT ?";
-    const char* byPhon = "SELECT patient_id FROM name_key WHERE family_ph = ? AND given_ph = ? LIMIT ?";
-    for (auto r : {collect(byName, {fk, gk}), collect(byPhon, {fph, gph}), collect(byName, {gk, fk}),
-                   collect(byPhon, {gph, fph})}) {
-      if (!r) return r.error();
-    }
-    if (!dob.empty()) {
-      // Same family name, birth date within one digit or transposed: the given
-      // name may be a nickname or initial.
-      std::vector<std::string> dates{dob};
-      if (!dobT.empty()) dates.push_back(dobT);
-      for (std::size_t i = 0; i < dob.size(); ++i) {
-        for (char c = '0'; c <= '9'; ++c) {
-          if (c == dob[i]) continue;
-          std::string d = dob;
-          d[i] = c;
-          if (!normaliseDate(d).empty()) dates.push_back(d);
-        }
+  const bool haveName = fk.size() >= 2;
+  if (haveName && !dob.empty()) {
+    // Name (as written, swapped, or sounding alike) with the birth date, its
+    // day/month transposition or any one digit off.
+    std::vector<std::string> dates{dob};
+    if (!dobT.empty()) dates.push_back(dobT);
+    for (std::size_t i = 0; i < dob.size(); ++i) {
+      for (char c = '0'; c <= '9'; ++c) {
+        if (c == dob[i]) continue;
+        std::string d = dob;
+        d[i] = c;
+        if (!normaliseDate(d).empty()) dates.push_back(d);
       }
-      std::string in;
-      for (std::size_t i = 0; i < dates.size(); ++i) in += (i ? ",?" : "?");
-      std::string sql = "SELECT n.patient_id FROM name_key n JOIN patient p ON p.id = n.patient_id"
-                        " WHERE n.family_ph = ? AND p.birth_date IN (" + in + ") LIMIT ?";
-      std::vector<std::string> args{fph};
-      args.insert(args.end(), dates.begin(), dates.end());
-      if (auto r = collect(sql.c_str(), args); !r) return r.error();
     }
+    std::string in;
+    for (std::size_t i = 0; i < dates.size(); ++i) in += (i ? ",?" : "?");
+    auto withDates = [&](std::vector<std::string> args) {
+      args.insert(args.end(), dates.begin(), dates.end());
+      return args;
+    };
+    const std::string byKey = "SELECT patient_id FROM name_key WHERE family_key = ? AND given_key = ? AND birth_date IN (" + in + ") LIMIT ?";
+    const std::string byPh = "SELECT patient_id FROM name_key WHERE family_ph = ? AND given_ph = ? AND birth_date IN (" + in + ") LIMIT ?";
+    const std::string byFamily = "SELECT patient_id FROM name_key WHERE family_ph = ? AND birth_date IN (" + in + ") LIMIT ?";
+    if (auto r = run({collect(byKey, withDates({fk, gk}), q.limit), collect(byKey, withDates({gk, fk}), q.limit),
+                      collect(byPh, withDates({fph, gph}), q.limit), collect(byPh, withDates({gph, fph}), q.limit),
+                      collect(byFamily, withDates({fph}), q.limit)});
+        !r)
+      return r.error();
   }
   if (!dob.empty()) {
-    // Birth date with any name: catches names spelt or transliterated apart.
-    if (auto r = collect("SELECT id FROM patient WHERE birth_date = ? LIMIT ?", {dob}); !r) return r.error();
+    // The birth date with any name: catches names spelt or transliterated apart.
+    if (auto r = collect("SELECT id FROM patient WHERE birth_date = ? LIMIT ?", {dob}, q.limit); !r) return r.error();
     if (!dobT.empty()) {
-      if (auto r = collect("SELECT id FROM patient WHERE birth_date = ? LIMIT ?", {dobT}); !r) return r.error();
+      if (auto r = collect("SELECT id FROM patient WHERE birth_date = ? LIMIT ?", {dobT}, q.limit); !r) return r.error();
     }
+  }
+  if (haveName) {
+    // The name alone, for a birth date that is missing or wrong altogether;
+    // capped, since common names are shared by many.
+    const std::size_t few = dob.empty() ? q.limit : 20;
+    const std::string byKey = "SELECT patient_id FROM name_key WHERE family_key = ? AND given_key = ? LIMIT ?";
+    const std::string byPh = "SELECT patient_id FROM name_key WHERE family_ph = ? AND given_ph = ? LIMIT ?";
+    if (auto r = run({collect(byKey, {fk, gk}, few), collect(byKey, {gk, fk}, few), collect(byPh, {fph, gph}, few),
+                      collect(byPh, {gph, fph}, few)});
+        !r)
+      return r.error();
   }
   std::vector<LocalPatient> out;
   std::set<std::int64_t> resolved;
