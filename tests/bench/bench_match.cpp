@@ -150,6 +150,16 @@ int main(int argc, char** argv) {
       if (!ranked.empty() && ranked[0].patient.mrn == truth->mrn) {
         ++s.first;
         ++firstTotal;
+      } else {
+        std::string rankOf = "not found";
+        for (std::size_t i = 0; i < ranked.size(); ++i) {
+          if (ranked[i].patient.mrn == truth->mrn) rankOf = "ranked " + std::to_string(i + 1);
+        }
+        std::printf("miss (%s): disc %s %s; true %s %s %s; first %s %s %s\n", kinds[kind], disc.name.c_str(),
+                    disc.birthDate.c_str(), truth->mrn.c_str(), truth->birthDate.c_str(), rankOf.c_str(),
+                    ranked.empty() ? "-" : ranked[0].patient.mrn.c_str(),
+                    ranked.empty() ? "-" : formatPersonName(ranked[0].patient.name).c_str(),
+                    ranked.empty() ? "-" : ranked[0].patient.birthDate.c_str());
       }
     }
     for (const auto& c : ranked) {
