@@ -34,6 +34,30 @@ Result<AccessionPolicy> parseAccessionPolicy(const std::string& s) {
   return makeError("CONFIG_INVALID", "accession policy must be keep, clear or replace, not '" + s + "'");
 }
 
+Result<CoercionPlan> makePlan(PatientDirectory& directory, const std::string& foreignId,
+                              const std::string& foreignIssuer, const std::string& localMrn,
+                              const std::string& localIssuer, const CoercionSettings& settings,
+                              const std::string& accessionNumber) {
+  auto found = directory.find(localMrn, localIssuer);
+  if (!found) return found.error();
+  if (!*found) {
+    return makeError("UNKNOWN_MRN", "MRN " + localMrn + " is not in the patient directory; nothing is imported under it");
+  }
+  CoercionPlan plan;
+  plan.foreignPatientId = foreignId;
+  plan.foreignIssuer = foreignIssuer;
+  plan.local = **found;
+  plan.accession = settings.accession;
+  plan.accessionNumber = accessionNumber.empty() ? plan.local.accessionNumber : accessionNumber;
+  plan.modifyingSystem = settings.modifyingSystem;
+  plan.issuerUniversalId = settings.issuerUniversalId;
+  plan.issuerUniversalIdType = settings.issuerUniversalIdType;
+  if (plan.accession == AccessionPolicy::Replace && plan.accessionNumber.empty()) {
+    return makeError("NO_ACCESSION", "the accession policy is 'replace' but no order was chosen");
+  }
+  return plan;
+}
+
 std::string dicomNow() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};

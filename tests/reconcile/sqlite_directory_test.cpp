@@ -1,3 +1,4 @@
+#include "discbridge/reconcile/coercion.h"
 #include "discbridge/reconcile/sqlite_directory.h"
 
 #include <gtest/gtest.h>
@@ -142,6 +143,20 @@ TEST_F(SqliteDirectoryTest, MergeRefusesLoopsAndUnknowns) {
   EXPECT_FALSE(db_->merge("1", "2", "H").ok());  // would loop
   EXPECT_FALSE(db_->merge("404", "1", "H").ok());
   EXPECT_FALSE(db_->merge("3", "3", "H").ok());
+}
+
+TEST_F(SqliteDirectoryTest, PlanRefusesAnUnknownMrn) {
+  ASSERT_TRUE(db_->importCsv(write("p.csv", kCsv), "").ok());
+  CoercionSettings settings;
+  auto ok = makePlan(*db_, "EXT1", "OUT", "1", "H", settings);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->local.name.family, "Doe");
+  auto unknown = makePlan(*db_, "EXT1", "OUT", "404", "H", settings);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "UNKNOWN_MRN");
+  settings.accession = AccessionPolicy::Replace;
+  EXPECT_FALSE(makePlan(*db_, "EXT1", "OUT", "1", "H", settings).ok());
+  EXPECT_TRUE(makePlan(*db_, "EXT1", "OUT", "1", "H", settings, "ACC1").ok());
 }
 
 }  // namespace

@@ -27,6 +27,21 @@ struct CoercionPlan {
   std::string modifyingSystem = "DISCBRIDGE";
 };
 
+struct CoercionSettings {
+  AccessionPolicy accession = AccessionPolicy::Keep;
+  std::string modifyingSystem = "DISCBRIDGE";
+  std::string issuerUniversalId;
+  std::string issuerUniversalIdType = "ISO";
+};
+
+// The plan for a disc patient confirmed as local MRN: refused when the
+// directory does not know the MRN (a typo must never create a chart), or when
+// the policy needs an accession number that was not chosen.
+Result<CoercionPlan> makePlan(PatientDirectory& directory, const std::string& foreignId,
+                              const std::string& foreignIssuer, const std::string& localMrn,
+                              const std::string& localIssuer, const CoercionSettings& settings,
+                              const std::string& accessionNumber = {});
+
 // Applies the plan in place. `now` is the DICOM DT of the modification
 // (YYYYMMDDHHMMSS). Study, Series and SOP Instance UIDs are never touched.
 Result<void> applyCoercion(DcmDataset& dataset, const CoercionPlan& plan, const std::string& now);
