@@ -82,6 +82,32 @@ int runCli(int argc, char** argv) {
   match->add_option("SOURCE", source, "image file, drive or directory")->required();
   match->add_flag("--json", json, "one JSON object on stdout");
 
+  ImportArgs imp;
+  std::string callingAe;
+  int listenPort = 0;
+  auto* import = app.add_subcommand("import", "spool a medium and deliver the confirmed patients' studies");
+  import->add_option("SOURCE", imp.source, "image file, drive or directory")->required();
+  import->add_option("--patient", imp.patients, "FOREIGN_ID=LOCAL_MRN, confirmed by a person (repeatable)")->required();
+  import->add_option("--to", imp.destinations, "destination name or dicom://CALLED_AE@host:port (repeatable)")
+      ->required();
+  import->add_option("--study", imp.studies, "import only this Study Instance UID (repeatable)");
+  import->add_option("--confirmed-by", imp.confirmedBy, "who confirmed the patient (default: $USER)");
+  import->add_option("--calling-ae", callingAe, "our AE title (default DISCBRIDGE)");
+  import->add_option("--listen-port", listenPort, "our storage commitment port (default 11113)");
+  import->add_flag("--wait", imp.wait, "return when every delivery is final; exit 0 only if all succeeded");
+  import->add_flag("--json", imp.json, "job status as JSON");
+
+  auto* outbox = app.add_subcommand("outbox", "the durable delivery queue");
+  std::string outboxAction = "status";
+  long long outboxJob = 0;
+  outbox->add_option("ACTION", outboxAction, "status | retry | purge")->check(CLI::IsMember({"status", "retry", "purge"}));
+  outbox->add_option("JOB", outboxJob, "job number (retry and purge need one)");
+  outbox->add_flag("--json", json, "as JSON");
+
+  auto* serve = app.add_subcommand("serve", "the delivery daemon: works the outbox until stopped");
+  serve->add_option("--calling-ae", callingAe, "our AE title (default DISCBRIDGE)");
+  serve->add_option("--listen-port", listenPort, "our storage commitment port (default 11113)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +131,20 @@ int runCli(int argc, char** argv) {
   if (*repair) return cmdRepair(*cfg, source, out, json);
   if (*drives) return cmdDrives(json);
   if (*eject) return cmdEject(device);
+  if (!callingAe.empty()) cfg->delivery.aeTitle = callingAe;
+  if (listenPort > 0) cfg->delivery.listenerPort = listenPort;
+  if (*import) {
+    imp.json = imp.json || json;
+    return cmdImport(*cfg, imp);
+  }
+  if (*outbox) {
+    if (outboxAction != "status" && outboxJob <= 0) {
+      std::fprintf(stderr, "discbridge: outbox %s needs a JOB number\n", outboxAction.c_str());
+      return kUsage;
+    }
+    return cmdOutbox(*cfg, outboxAction, outboxJob, json);
+  }
+  if (*serve) return cmdServe(*cfg);
   if (*mpiImport) return cmdMpiImport(*cfg, file, format, json);
   if (*mpiSearch) return cmdMpiSearch(*cfg, query, json);
   if (*match) return cmdMatch(*cfg, source, json);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "discbridge/ingest/content.h"
 #include "discbridge/ingest/medium.h"
@@ -26,6 +27,19 @@ int cmdScan(const Config& cfg, const std::string& source, bool json);
 int cmdRepair(const Config& cfg, const std::string& source, const std::string& out, bool json);
 int cmdDrives(bool json);
 int cmdEject(const std::string& device);
+
+struct ImportArgs {
+  std::string source;
+  std::vector<std::string> patients;      // FOREIGN_ID=LOCAL_MRN
+  std::vector<std::string> destinations;  // names or dicom:// URLs
+  std::vector<std::string> studies;       // a subset, when given
+  std::string confirmedBy;
+  bool wait = false;
+  bool json = false;
+};
+int cmdImport(const Config& cfg, const ImportArgs& args);
+int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bool json);
+int cmdServe(const Config& cfg);
 
 int cmdMpiImport(const Config& cfg, const std::string& file, const std::string& format, bool json);
 int cmdMpiSearch(const Config& cfg, const std::string& query, bool json);

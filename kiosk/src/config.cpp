@@ -117,6 +117,36 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
       });
       !r)
     return r;
+  if (auto r = section("delivery", [&](const toml::table& t) {
+        return all({readString(t, "spool_dir", cfg.delivery.spoolDir), readString(t, "outbox_database", cfg.delivery.outboxDb),
+                    readString(t, "ae_title", cfg.delivery.aeTitle),
+                    readNumber(t, "listener_port", cfg.delivery.listenerPort, 1, 65535)});
+      });
+      !r)
+    return r;
+  if (const toml::table* dests = root["destinations"].as_table()) {
+    for (const auto& [key, node] : *dests) {
+      const toml::table* t = node.as_table();
+      std::string name(key.str());
+      if (t == nullptr) return makeError("CONFIG_INVALID", "[destinations." + name + "] must be a table");
+      std::string type = "dicom";
+      uplink::PacsDestination d;
+      d.name = name;
+      d.callingAe.clear();
+      auto r = all({readString(*t, "type", type, {"dicom", "dicomweb"}), readString(*t, "host", d.host),
+                    readNumber(*t, "port", d.port, 1, 65535), readString(*t, "called_ae", d.calledAe),
+                    readString(*t, "calling_ae", d.callingAe), readBool(*t, "tls", d.tls),
+                    readString(*t, "ca_file", d.caFile), readString(*t, "cert_file", d.certFile),
+                    readString(*t, "key_file", d.keyFile), readNumber(*t, "timeout_seconds", d.timeoutSeconds, 1, 3600),
+                    readNumber(*t, "associations", d.associations, 1, 16),
+                    readBool(*t, "storage_commitment", d.storageCommitment),
+                    readNumber(*t, "commit_timeout_seconds", d.commitTimeoutSeconds, 1, 86400),
+                    readNumber(*t, "max_attempts", d.maxAttempts, 1, 1000), readBool(*t, "tcp_nodelay", d.tcpNoDelay),
+                    readBool(*t, "tcp_quickack", d.tcpQuickAck)});
+      if (!r) return Error{r.error().code, "[destinations." + name + "] " + r.error().message, false};
+      if (type == "dicom") cfg.delivery.pacs[name] = d;
+    }
+  }
   if (!(cfg.match.minimum <= cfg.match.possible && cfg.match.possible <= cfg.match.strong)) {
     return makeError("CONFIG_INVALID", "[match] needs minimum <= possible <= strong");
   }
@@ -165,6 +195,24 @@ Result<Config> loadConfig(const ConfigSources& sources) {
     cfg.dataDir = defaultDataDir(sources.service);
   }
   return cfg;
+}
+
+Result<uplink::PacsDestination> Config::destination(const std::string& nameOrUrl) const {
+  uplink::PacsDestination d;
+  if (nameOrUrl.rfind("dicom://", 0) == 0 || nameOrUrl.rfind("dicoms://", 0) == 0) {
+    auto parsed = uplink::parseDicomUrl(nameOrUrl);
+    if (!parsed) return parsed.error();
+    d = *parsed;
+  } else {
+    auto it = delivery.pacs.find(nameOrUrl);
+    if (it == delivery.pacs.end()) {
+      return makeError("UNKNOWN_DESTINATION", "no destination named '" + nameOrUrl +
+                                                  "' in the configuration; give a dicom://AE@host:port URL instead");
+    }
+    d = it->second;
+  }
+  if (d.callingAe.empty()) d.callingAe = delivery.aeTitle;
+  return d;
 }
 
 }  // namespace discbridge::kiosk

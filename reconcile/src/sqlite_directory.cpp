@@ -201,6 +201,21 @@ Result<std::unique_ptr<SqliteDirectory>> SqliteDirectory::open(const std::string
   impl->db.reset(raw);
   if (rc != SQLITE_OK) return makeError("MPI_DATABASE", "cannot open " + path + ": " + sqlite3_errstr(rc));
   sqlite3_busy_timeout(raw, 5000);
+  // Version 1 indexes lacked the birth date in name_key: add it before the
+  // schema's indexes refer to it.
+  bool migrate = false;
+  {
+    auto has = impl->prepare("SELECT 1 FROM pragma_table_info('name_key') WHERE name = 'birth_date'");
+    auto table = impl->prepare("SELECT 1 FROM sqlite_master WHERE name = 'name_key'");
+    migrate = has && table && sqlite3_step(has->get()) != SQLITE_ROW && sqlite3_step(table->get()) == SQLITE_ROW;
+  }
+  if (migrate) {
+    if (auto r = impl->exec("ALTER TABLE name_key ADD COLUMN birth_date TEXT NOT NULL DEFAULT '';"
+                            "UPDATE name_key SET birth_date = (SELECT birth_date FROM patient WHERE id = patient_id);"
+                            "DROP INDEX IF EXISTS name_family; DROP INDEX IF EXISTS name_phonetic;");
+        !r)
+      return r.error();
+  }
   if (auto r = impl->exec(kSchema); !r) return r.error();
   return std::unique_ptr<SqliteDirectory>(new SqliteDirectory(std::move(impl)));
 }

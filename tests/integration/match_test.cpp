@@ -154,7 +154,10 @@ void writeWorklistItem(const fs::path& file, const std::string& name, const std:
 
 TEST_F(MatchTest, WorklistBackendAgainstRealOrthanc) {
   if (!OrthancServer::available()) GTEST_SKIP() << "Orthanc is not installed";
-  OrthancServer orthanc(home_ / "orthanc", {true, "WORKLIST"});
+  OrthancServer::Options options;
+  options.worklists = true;
+  options.aet = "WORKLIST";
+  OrthancServer orthanc(home_ / "orthanc", options);
   std::string err;
   ASSERT_TRUE(orthanc.start(err)) << err;
   writeWorklistItem(orthanc.worklistDir() / "jane.wl", "Doe^Jane", "100001", "19700101", "F", "LOCAL777", today());

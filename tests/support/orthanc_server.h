@@ -48,6 +48,10 @@ class OrthancServer {
   struct Options {
     bool worklists = false;
     std::string aet = "ORTHANC";
+    // Known modalities (AE, port on loopback): storage commitment reports go there.
+    std::vector<std::pair<std::string, int>> modalities;
+    // Transfer syntaxes Orthanc accepts; empty: its defaults (all).
+    bool acceptJpegLs = true;
   };
 
   OrthancServer(std::filesystem::path dir, Options options) : dir_(std::move(dir)), options_(std::move(options)) {}
@@ -74,7 +78,8 @@ class OrthancServer {
         << " \"DicomAlwaysAllowFindWorklist\": true, \"DicomAlwaysAllowStore\": true,"
         << " \"Plugins\": [" << plugins << "],"
         << " \"Worklists\": { \"Enable\": " << (options_.worklists ? "true" : "false") << ", \"Database\": \""
-        << worklistDir().string() << "\" } }\n";
+        << worklistDir().string() << "\" }," << " \"JpegLosslessTransferSyntaxAccepted\": "
+        << (options_.acceptJpegLs ? "true" : "false") << ", \"DicomModalities\": {" << modalitiesJson() << "} }\n";
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string log = (dir_ / "orthanc.log").string();
@@ -117,6 +122,17 @@ class OrthancServer {
   }
 
   std::filesystem::path worklistDir() const { return dir_ / "worklists"; }
+  std::filesystem::path log() const { return dir_ / "orthanc.log"; }
+
+  std::string modalitiesJson() const {
+    std::string out;
+    for (std::size_t i = 0; i < options_.modalities.size(); ++i) {
+      const auto& [ae, port] = options_.modalities[i];
+      out += (i ? ", " : "") + std::string("\"m") + std::to_string(i) + "\": [\"" + ae + "\", \"127.0.0.1\", " +
+             std::to_string(port) + "]";
+    }
+    return out;
+  }
 
   int httpPort = 0;
   int dicomPort = 0;

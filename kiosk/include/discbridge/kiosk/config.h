@@ -6,7 +6,10 @@
 #include <optional>
 #include <string>
 
+#include <map>
+
 #include "discbridge/ingest/result.h"
+#include "discbridge/uplink/pacs.h"
 
 namespace discbridge::kiosk {
 
@@ -46,6 +49,14 @@ struct CoercionConfig {
   std::string issuerUniversalIdType = "ISO";
 };
 
+struct DeliveryConfig {
+  std::string spoolDir;   // empty: <data_dir>/spool
+  std::string outboxDb;   // empty: <data_dir>/outbox.sqlite
+  std::string aeTitle = "DISCBRIDGE";  // our calling AE and storage commitment AE
+  int listenerPort = 11113;            // storage commitment reports
+  std::map<std::string, uplink::PacsDestination> pacs;  // [destinations.NAME], type = "dicom"
+};
+
 struct Config {
   std::string configFile;  // the file read, empty when running on defaults
   std::string dataDir;
@@ -55,8 +66,13 @@ struct Config {
   WorklistSettings worklist;
   MatchConfig match;
   CoercionConfig coercion;
+  DeliveryConfig delivery;
 
   std::string mpiDatabase() const { return mpi.database.empty() ? dataDir + "/mpi.sqlite" : mpi.database; }
+  std::string spoolDir() const { return delivery.spoolDir.empty() ? dataDir + "/spool" : delivery.spoolDir; }
+  std::string outboxDb() const { return delivery.outboxDb.empty() ? dataDir + "/outbox.sqlite" : delivery.outboxDb; }
+  // A destination by name, or a dicom:// / dicoms:// URL.
+  Result<uplink::PacsDestination> destination(const std::string& nameOrUrl) const;
 };
 
 struct ConfigSources {

@@ -1,0 +1,262 @@
+// import, outbox, serve: the delivery side of the command line.
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "cli_common.h"
+#include "discbridge/kiosk/delivery_service.h"
+#include "discbridge/reconcile/coercion.h"
+#include "discbridge/reconcile/sqlite_directory.h"
+
+namespace discbridge::kiosk {
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> gStop{false};
+void onSignal(int) { gStop = true; }
+
+json statusJson(const uplink::JobStatus& j) {
+  json counts = json::object();
+  for (const auto& [state, n] : j.counts) counts[state] = n;
+  return {{"job", j.id},           {"created", j.created}, {"source", j.source},
+          {"volume_id", j.volumeId}, {"confirmed_by", j.confirmedBy}, {"destinations", j.destinations},
+          {"counts", counts},      {"errors", j.errors},   {"study_instance_uids", j.studyUids}};
+}
+
+void printStatus(const uplink::JobStatus& j) {
+  std::printf("job %lld  %s  from %s%s%s  to", static_cast<long long>(j.id), j.created.c_str(), j.source.c_str(),
+              j.volumeId.empty() ? "" : " volume ", j.volumeId.c_str());
+  for (const auto& d : j.destinations) std::printf(" %s", d.c_str());
+  std::printf("\n   ");
+  for (const auto& [state, n] : j.counts) std::printf(" %s %lld", state.c_str(), static_cast<long long>(n));
+  std::printf("\n");
+  for (const auto& e : j.errors) std::printf("    error: %s\n", e.c_str());
+}
+
+bool isDrive(const std::string& source) {
+  std::error_code ec;
+  return source == "drive:" || std::filesystem::is_block_file(source, ec);
+}
+
+}  // namespace
+
+int cmdImport(const Config& cfg, const ImportArgs& a) {
+  // Destinations first: a typo fails before anything is read.
+  for (const auto& d : a.destinations) {
+    if (auto r = cfg.destination(d); !r) {
+      std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
+      return kUsage;
+    }
+  }
+  std::map<std::string, std::string> mapping;  // foreign ID -> MRN
+  for (const auto& p : a.patients) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == p.size()) {
+      std::fprintf(stderr, "discbridge: --patient takes FOREIGN_ID=LOCAL_MRN, not '%s'\n", p.c_str());
+      return kUsage;
+    }
+    mapping[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  std::unique_ptr<ingest::Medium> medium;
+  int status = kOk;
+  auto report = openAndScan(cfg, a.source, medium, status);
+  if (!report) return status;
+
+  auto dir = reconcile::SqliteDirectory::open(cfg.mpiDatabase());
+  if (!dir) {
+    std::fprintf(stderr, "discbridge: %s\n", dir.error().message.c_str());
+    return kFailure;
+  }
+  reconcile::CoercionSettings settings;
+  auto policy = reconcile::parseAccessionPolicy(cfg.coercion.accessionPolicy);
+  settings.accession = policy ? *policy : reconcile::AccessionPolicy::Keep;
+  settings.modifyingSystem = cfg.coercion.modifyingSystem;
+  settings.issuerUniversalId = cfg.coercion.issuerUniversalId;
+  settings.issuerUniversalIdType = cfg.coercion.issuerUniversalIdType;
+
+  uplink::JobSpec spec;
+  spec.source = a.source;
+  spec.volumeId = report->volumeId;
+  spec.confirmedBy = !a.confirmedBy.empty() ? a.confirmedBy : (std::getenv("USER") ? std::getenv("USER") : "");
+  spec.destinations = a.destinations;
+  std::set<std::string> used;
+  std::vector<const ingest::PatientOnMedium*> chosen;
+  for (const auto& p : report->patients) {
+    auto it = mapping.find(p.patientId);
+    if (it == mapping.end()) {
+      std::fprintf(stderr, "discbridge: patient %s (%s) not imported: no --patient %s=MRN confirms who it is\n",
+                   p.patientId.c_str(), p.name.c_str(), p.patientId.c_str());
+      continue;
+    }
+    auto plan = reconcile::makePlan(**dir, p.patientId, p.issuer, it->second, cfg.mpi.defaultIssuer, settings);
+    if (!plan) {
+      std::fprintf(stderr, "discbridge: %s\n", plan.error().message.c_str());
+      return kUsage;
+    }
+    used.insert(it->first);
+    spec.mappings.push_back(uplink::PatientMapping{p.patientId, p.issuer, *plan});
+    chosen.push_back(&p);
+  }
+  for (const auto& [foreign, mrn] : mapping) {
+    if (!used.count(foreign)) {
+      std::fprintf(stderr, "discbridge: patient ID %s is not on this medium\n", foreign.c_str());
+      return kUsage;
+    }
+  }
+  std::vector<std::pair<const ingest::PatientOnMedium*, const ingest::InstanceRef*>> selected;
+  std::vector<std::pair<std::string, std::string>> studySeries;
+  std::vector<std::pair<std::string, std::string>> uidsFor;
+  for (const auto* p : chosen) {
+    for (const auto& s : p->studies) {
+      if (!a.studies.empty() && std::find(a.studies.begin(), a.studies.end(), s.studyInstanceUid) == a.studies.end()) continue;
+      for (const auto& se : s.series) {
+        for (const auto& i : se.instances) {
+          selected.emplace_back(p, &i);
+          uidsFor.emplace_back(s.studyInstanceUid, se.seriesInstanceUid);
+        }
+      }
+    }
+  }
+  if (selected.empty()) {
+    std::fprintf(stderr, "discbridge: nothing to import (no confirmed patient or no matching study)\n");
+    return kNoImportable;
+  }
+
+  auto service = DeliveryService::open(cfg);
+  if (!service) {
+    std::fprintf(stderr, "discbridge: %s\n", service.error().message.c_str());
+    return kFailure;
+  }
+  auto& outbox = (*service)->outbox();
+  auto job = outbox.createJob(spec);
+  if (!job) {
+    std::fprintf(stderr, "discbridge: %s\n", job.error().message.c_str());
+    return kFailure;
+  }
+  // Spool: every instance copied and recorded before the disc goes back.
+  std::vector<uplink::InstanceRow> batch;
+  for (std::size_t k = 0; k < selected.size(); ++k) {
+    const auto* p = selected[k].first;
+    const auto& inst = *selected[k].second;
+    auto spooled = (*service)->spool().add(*medium, inst, *job);
+    if (!spooled) {
+      std::fprintf(stderr, "discbridge: %s: %s\n", inst.path.c_str(), spooled.error().message.c_str());
+      return kFailure;
+    }
+    uplink::InstanceRow row;
+    row.sopInstanceUid = inst.sopInstanceUid;
+    row.sopClassUid = inst.sopClassUid;
+    row.transferSyntaxUid = inst.transferSyntaxUid;
+    row.studyUid = uidsFor[k].first;
+    row.seriesUid = uidsFor[k].second;
+    row.foreignPatientId = p->patientId;
+    row.foreignIssuer = p->issuer;
+    row.spoolPath = spooled->path;
+    row.sha256 = spooled->sha256;
+    row.size = spooled->size;
+    batch.push_back(std::move(row));
+    if (batch.size() >= 256 || k + 1 == selected.size()) {
+      if (auto r = outbox.addInstances(*job, batch); !r) {
+        std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
+        return kFailure;
+      }
+      batch.clear();
+    }
+  }
+  if (auto r = outbox.queueJob(*job); !r) {
+    std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
+    return kFailure;
+  }
+  // The foreign ID is now known for these local patients: the next disc from
+  // the same hospital finds them by it.
+  for (const auto& m : spec.mappings) {
+    if (!m.foreignId.empty()) (void)(*dir)->addOtherId(m.plan.local.mrn, m.plan.local.issuer, {m.foreignId, m.foreignIssuer});
+  }
+  spdlog::info("job {}: {} instances spooled", *job, selected.size());
+  medium.reset();
+  if (isDrive(a.source)) {
+    if (auto r = ingest::ejectDrive(a.source == "drive:" ? "" : a.source); !r) spdlog::warn("{}", r.error().message);
+  }
+
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  (*service)->startListener();
+  (*service)->run(gStop, *job, !a.wait, 15);
+
+  auto st = outbox.status(*job);
+  auto ok = outbox.jobSucceeded(*job);
+  if (a.json && st && !st->empty()) {
+    std::cout << statusJson(st->front()).dump(2) << "\n";
+  } else if (st && !st->empty()) {
+    printStatus(st->front());
+  }
+  if (!a.wait) return kOk;
+  return ok && *ok ? kOk : kFailure;
+}
+
+int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bool jsonOut) {
+  auto service = DeliveryService::open(cfg);
+  if (!service) {
+    std::fprintf(stderr, "discbridge: %s\n", service.error().message.c_str());
+    return kFailure;
+  }
+  auto& outbox = (*service)->outbox();
+  if (action == "retry") {
+    auto n = outbox.retryFailed(job);
+    if (!n) {
+      std::fprintf(stderr, "discbridge: %s\n", n.error().message.c_str());
+      return kFailure;
+    }
+    std::printf("job %lld: %d failed deliveries queued again\n", static_cast<long long>(job), *n);
+    return kOk;
+  }
+  if (action == "purge") {
+    auto paths = outbox.purge(job);
+    if (!paths) {
+      std::fprintf(stderr, "discbridge: %s\n", paths.error().message.c_str());
+      return kFailure;
+    }
+    (*service)->spool().removeJob(job);
+    spdlog::warn("audit: job {} purged by {} ({} spooled instances deleted)", job,
+                 std::getenv("USER") ? std::getenv("USER") : "?", paths->size());
+    std::printf("job %lld purged, %zu spooled instances deleted\n", static_cast<long long>(job), paths->size());
+    return kOk;
+  }
+  auto st = outbox.status(job > 0 ? std::optional<std::int64_t>(job) : std::nullopt);
+  if (!st) {
+    std::fprintf(stderr, "discbridge: %s\n", st.error().message.c_str());
+    return kFailure;
+  }
+  if (jsonOut) {
+    json arr = json::array();
+    for (const auto& j : *st) arr.push_back(statusJson(j));
+    std::cout << json{{"jobs", arr}}.dump(2) << "\n";
+  } else {
+    if (st->empty()) std::puts("outbox empty");
+    for (const auto& j : *st) printStatus(j);
+  }
+  return kOk;
+}
+
+int cmdServe(const Config& cfg) {
+  auto service = DeliveryService::open(cfg);
+  if (!service) {
+    std::fprintf(stderr, "discbridge: %s\n", service.error().message.c_str());
+    return kFailure;
+  }
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  (*service)->startListener();
+  spdlog::info("delivering from {} (stop with SIGTERM)", cfg.outboxDb());
+  (*service)->run(gStop, std::nullopt);
+  return kOk;
+}
+
+}  // namespace discbridge::kiosk

@@ -1,0 +1,37 @@
+// The spool: instances copied off the disc (preamble zeroed, meta header
+// added where missing) with a SHA-256 each, so nothing later needs the disc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "discbridge/ingest/content.h"
+#include "discbridge/ingest/medium.h"
+#include "discbridge/ingest/result.h"
+
+namespace discbridge::uplink {
+
+struct SpooledInstance {
+  std::string path;  // absolute
+  std::string sha256;  // hex
+  std::uint64_t size = 0;
+};
+
+class Spool {
+ public:
+  explicit Spool(std::string root) : root_(std::move(root)) {}
+  const std::string& root() const { return root_; }
+
+  // Copies one instance under <root>/<job>/; fsync'd before it returns.
+  Result<SpooledInstance> add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job);
+  // Checks a spooled file against its recorded digest.
+  static Result<void> verify(const std::string& path, const std::string& sha256);
+  static Result<std::string> sha256File(const std::string& path);
+  void remove(const std::string& path);
+  void removeJob(std::int64_t job);
+
+ private:
+  std::string root_;
+};
+
+}  // namespace discbridge::uplink

@@ -1,0 +1,223 @@
+#include "discbridge/uplink/delivery.h"
+
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace discbridge::uplink {
+namespace {
+
+std::string newTransactionUid() {
+  char uid[100];
+  return dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
+}
+
+std::vector<std::int64_t> idsOf(const std::vector<DeliveryRow>& rows) {
+  std::vector<std::int64_t> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(r.id);
+  return out;
+}
+
+SopRef refOf(const DeliveryRow& r) {
+  return SopRef{r.instance.sopClassUid, r.instance.sopInstanceUid, r.instance.transferSyntaxUid};
+}
+
+}  // namespace
+
+Result<PassResult> Deliverer::runOnce() {
+  PassResult result;
+  auto dests = outbox_.destinationsWithWork();
+  if (!dests) return dests.error();
+  for (const auto& name : *dests) {
+    auto rows = outbox_.claim(name, batch_);
+    if (!rows) return rows.error();
+    if (rows->empty()) continue;
+    auto dest = resolve_(name);
+    if (!dest) {
+      (void)outbox_.markFailed(idsOf(*rows), "destination '" + name + "' is not configured");
+      result.handled += rows->size();
+      continue;
+    }
+    result.handled += rows->size();
+    deliverBatch(*dest, std::move(*rows), result);
+  }
+  return result;
+}
+
+void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRow> rows, PassResult& result) {
+  // 1. Which instances does the PACS hold already?
+  {
+    auto find = PacsAssociation::open(dest, {}, true);
+    if (!find) {
+      spdlog::warn("{}: {}", dest.name, find.error().message);
+      (void)outbox_.markRetry(idsOf(rows), find.error().message, dest.maxAttempts);
+      return;
+    }
+    std::set<std::string> studies;
+    for (const auto& r : rows) studies.insert(r.instance.studyUid);
+    std::set<std::string> present;
+    for (const auto& s : studies) {
+      auto p = (*find)->present(s);
+      if (!p) {
+        (void)outbox_.markRetry(idsOf(rows), p.error().message, dest.maxAttempts);
+        return;
+      }
+      present.insert(p->begin(), p->end());
+    }
+    std::vector<DeliveryRow> toSend;
+    std::vector<std::int64_t> already;
+    for (auto& r : rows) {
+      if (present.count(r.instance.sopInstanceUid)) {
+        already.push_back(r.id);
+      } else {
+        toSend.push_back(std::move(r));
+      }
+    }
+    if (!already.empty()) {
+      spdlog::info("{}: {} instances already present, not sent again", dest.name, already.size());
+      (void)outbox_.markFinal(already, DeliveryState::Present);
+    }
+    rows = std::move(toSend);
+  }
+  if (rows.empty()) return;
+
+  // 2. The coercion plans of the jobs involved.
+  std::map<std::int64_t, std::vector<PatientMapping>> plans;
+  for (const auto& r : rows) {
+    if (!plans.count(r.instance.job)) {
+      auto m = outbox_.mappings(r.instance.job);
+      plans[r.instance.job] = m ? *m : std::vector<PatientMapping>{};
+    }
+  }
+
+  // 3. Parallel associations, each with its share of the rows.
+  const std::size_t k = std::max<std::size_t>(1, std::min<std::size_t>(dest.associations, (rows.size() + 7) / 8));
+  std::vector<std::vector<DeliveryRow>> shares(k);
+  for (std::size_t i = 0; i < rows.size(); ++i) shares[i % k].push_back(std::move(rows[i]));
+  std::mutex mu;
+  auto work = [&](std::vector<DeliveryRow>& share) {
+    std::vector<SopRef> content;
+    for (const auto& r : share) content.push_back(refOf(r));
+    auto assoc = PacsAssociation::open(dest, content);
+    if (!assoc) {
+      spdlog::warn("{}: {}", dest.name, assoc.error().message);
+      (void)outbox_.markRetry(idsOf(share), assoc.error().message, dest.maxAttempts);
+      return;
+    }
+    std::vector<DeliveryRow> stored;
+    for (std::size_t i = 0; i < share.size(); ++i) {
+      auto& r = share[i];
+      const PatientMapping* mapping = nullptr;
+      for (const auto& m : plans[r.instance.job]) {
+        if (m.foreignId == r.instance.foreignPatientId && m.foreignIssuer == r.instance.foreignIssuer) mapping = &m;
+      }
+      if (mapping == nullptr) {
+        (void)outbox_.markFailed({r.id}, "no confirmed local patient for patient ID " + r.instance.foreignPatientId);
+        continue;
+      }
+      DcmFileFormat ff;
+      OFCondition c = ff.loadFile(r.instance.spoolPath.c_str());
+      if (c.bad()) {
+        (void)outbox_.markFailed({r.id}, "the spooled copy cannot be read: " + std::string(c.text()));
+        continue;
+      }
+      if (auto co = reconcile::applyCoercion(*ff.getDataset(), mapping->plan, reconcile::dicomNow()); !co) {
+        (void)outbox_.markFailed({r.id}, co.error().message);
+        continue;
+      }
+      StoreOutcome o = (*assoc)->store(*ff.getDataset(), refOf(r));
+      if (o.result == StoreResult::Stored) {
+        stored.push_back(r);
+      } else if (o.result == StoreResult::Permanent) {
+        (void)outbox_.markFailed({r.id}, o.message);
+      } else {
+        // The association is gone: this row and the rest of the share retry later.
+        std::vector<std::int64_t> rest;
+        for (std::size_t j = i; j < share.size(); ++j) rest.push_back(share[j].id);
+        (void)outbox_.markRetry(rest, o.message, dest.maxAttempts);
+        break;
+      }
+    }
+    if (stored.empty()) return;
+    {
+      std::lock_guard lock(mu);
+      result.stored += stored.size();
+    }
+    // 4. Storage commitment: recorded as requested before the request goes out.
+    std::string tx = dest.storageCommitment ? newTransactionUid() : "";
+    (void)outbox_.markStored(idsOf(stored), tx);
+    if (!dest.storageCommitment) {
+      (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
+      return;
+    }
+    std::vector<SopRef> refs;
+    for (const auto& r : stored) refs.push_back(refOf(r));
+    auto asked = (*assoc)->requestCommitment(tx, refs);
+    if (asked && !*asked) {
+      // Not negotiated: a successful C-STORE is all this PACS offers.
+      (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
+    } else if (!asked) {
+      spdlog::warn("{}: {}", dest.name, asked.error().message);  // chased later
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < k; ++i) threads.emplace_back(work, std::ref(shares[i]));
+  work(shares[0]);
+  for (auto& t : threads) t.join();
+}
+
+Result<void> Deliverer::chaseCommitments() {
+  auto overdueAll = outbox_.overdueCommitments(5);
+  if (!overdueAll) return overdueAll.error();
+  std::map<std::string, std::vector<DeliveryRow>> byDest;
+  for (auto& r : *overdueAll) byDest[r.destination].push_back(std::move(r));
+  for (auto& [name, rows] : byDest) {
+    auto dest = resolve_(name);
+    if (!dest) continue;
+    std::vector<DeliveryRow> due;
+    std::vector<std::int64_t> givenUp;
+    // Only rows whose wait exceeded this destination's own timeout.
+    auto overdue = outbox_.overdueCommitments(dest->commitTimeoutSeconds);
+    if (!overdue) return overdue.error();
+    std::set<std::int64_t> late;
+    for (const auto& r : *overdue) late.insert(r.id);
+    for (auto& r : rows) {
+      if (!late.count(r.id)) continue;
+      if (r.attempts >= dest->maxAttempts) {
+        givenUp.push_back(r.id);
+      } else {
+        due.push_back(std::move(r));
+      }
+    }
+    if (!givenUp.empty()) {
+      (void)outbox_.markFailed(givenUp, "the PACS stored the instance but never confirmed storage commitment");
+    }
+    if (due.empty()) continue;
+    auto assoc = PacsAssociation::open(*dest, {});
+    if (!assoc) continue;  // asked again on the next pass
+    std::string tx = newTransactionUid();
+    (void)outbox_.markCommitRequested(idsOf(due), tx);
+    std::vector<SopRef> refs;
+    for (const auto& r : due) refs.push_back(refOf(r));
+    auto asked = (*assoc)->requestCommitment(tx, refs);
+    if (asked && !*asked) (void)outbox_.markFinal(idsOf(due), DeliveryState::Delivered);
+  }
+  return {};
+}
+
+Result<std::size_t> Deliverer::cleanSpool() {
+  auto files = outbox_.takeFinishedSpoolFiles();
+  if (!files) return files.error();
+  for (const auto& f : *files) spool_.remove(f);
+  return files->size();
+}
+
+}  // namespace discbridge::uplink

@@ -1,0 +1,85 @@
+#include "discbridge/uplink/spool.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "discbridge/ingest/part10.h"
+
+namespace fs = std::filesystem;
+
+namespace discbridge::uplink {
+namespace {
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+// SOP Instance UIDs are digits and dots; anything else becomes '_' so a
+// hostile UID can never name a path.
+std::string fileNameFor(const std::string& uid) {
+  std::string out;
+  for (char c : uid.substr(0, 64)) out.push_back((c >= '0' && c <= '9') || c == '.' ? c : '_');
+  if (out.empty() || out == "." || out == "..") out = "instance";
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> Spool::sha256File(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return makeError("SPOOL_MISSING", "spool file " + path + " cannot be opened");
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<unsigned char> buf(1 << 20);
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) EVP_DigestUpdate(ctx.get(), buf.data(), n);
+  bool err = std::ferror(f) != 0;
+  std::fclose(f);
+  if (err) return makeError("SPOOL_READ", "spool file " + path + " cannot be read");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
+Result<SpooledInstance> Spool::add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job) {
+  std::error_code ec;
+  fs::path dir = fs::path(root_) / std::to_string(job);
+  fs::create_directories(dir, ec);
+  if (ec) return makeError("SPOOL_WRITE", "cannot create " + dir.string() + ": " + ec.message());
+  fs::path dest = dir / (fileNameFor(instance.sopInstanceUid) + ".dcm");
+  auto copied = ingest::copyAsPart10(medium, instance, dest.string(), true);
+  if (!copied) return copied.error();
+  auto digest = sha256File(dest.string());
+  if (!digest) return digest.error();
+  return SpooledInstance{dest.string(), *digest, *copied};
+}
+
+Result<void> Spool::verify(const std::string& path, const std::string& sha256) {
+  auto digest = sha256File(path);
+  if (!digest) return digest.error();
+  if (*digest != sha256) return makeError("SPOOL_CORRUPT", "spool file " + path + " no longer matches its SHA-256");
+  return {};
+}
+
+void Spool::remove(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+void Spool::removeJob(std::int64_t job) {
+  std::error_code ec;
+  fs::remove_all(fs::path(root_) / std::to_string(job), ec);
+}
+
+}  // namespace discbridge::uplink
