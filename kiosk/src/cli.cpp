@@ -96,6 +96,7 @@ int runCli(int argc, char** argv) {
   import->add_option("--listen-port", listenPort, "our storage commitment port (default 11113)");
   import->add_flag("--wait", imp.wait, "return when every delivery is final; exit 0 only if all succeeded");
   import->add_flag("--json", imp.json, "job status as JSON");
+  import->add_flag("--queue-only", imp.queueOnly, "spool and queue only; `discbridge serve` delivers");
 
   auto* outbox = app.add_subcommand("outbox", "the durable delivery queue");
   std::string outboxAction = "status";

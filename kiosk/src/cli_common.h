@@ -35,6 +35,7 @@ struct ImportArgs {
   std::vector<std::string> studies;       // a subset, when given
   std::string confirmedBy;
   bool wait = false;
+  bool queueOnly = false;  // spool and queue; `serve` delivers
   bool json = false;
 };
 int cmdImport(const Config& cfg, const ImportArgs& args);

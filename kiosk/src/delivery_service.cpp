@@ -62,7 +62,9 @@ void DeliveryService::run(const std::atomic<bool>& stop, std::optional<std::int6
       auto settled = outbox_->jobSettled(*job);
       if (settled && *settled) break;
     }
-    bool busy = pass && pass->handled > 0;
+    // Progress is a stored instance; rows only failing again are no reason
+    // for a run that was asked to stop when idle to keep going.
+    bool busy = pass && (untilIdle ? pass->stored > 0 : pass->handled > 0);
     if (busy) lastActivity = clock::now();
     if (untilIdle && clock::now() - lastActivity > std::chrono::seconds(idleSeconds)) break;
     if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(200));

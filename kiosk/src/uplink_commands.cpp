@@ -185,10 +185,12 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     if (auto r = ingest::ejectDrive(a.source == "drive:" ? "" : a.source); !r) spdlog::warn("{}", r.error().message);
   }
 
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
-  (*service)->startListener();
-  (*service)->run(gStop, *job, !a.wait, 15);
+  if (!a.queueOnly) {
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    (*service)->startListener();
+    (*service)->run(gStop, *job, !a.wait, 15);
+  }
 
   auto st = outbox.status(*job);
   auto ok = outbox.jobSucceeded(*job);
@@ -197,7 +199,7 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
   } else if (st && !st->empty()) {
     printStatus(st->front());
   }
-  if (!a.wait) return kOk;
+  if (!a.wait || a.queueOnly) return kOk;
   return ok && *ok ? kOk : kFailure;
 }
 

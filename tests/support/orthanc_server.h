@@ -50,8 +50,9 @@ class OrthancServer {
     std::string aet = "ORTHANC";
     // Known modalities (AE, port on loopback): storage commitment reports go there.
     std::vector<std::pair<std::string, int>> modalities;
-    // Transfer syntaxes Orthanc accepts; empty: its defaults (all).
-    bool acceptJpegLs = true;
+    // false: Orthanc refuses JPEG, JPEG lossless / JPEG-LS, RLE and deflated.
+    bool acceptCompressed = true;
+    bool checkCalledAet = false;
   };
 
   OrthancServer(std::filesystem::path dir, Options options) : dir_(std::move(dir)), options_(std::move(options)) {}
@@ -60,6 +61,9 @@ class OrthancServer {
   OrthancServer& operator=(const OrthancServer&) = delete;
 
   static bool available() { return ::access("/usr/sbin/Orthanc", X_OK) == 0; }
+
+  // Starts again on the same ports and storage (after stop()).
+  bool restart(std::string& error) { return launch(error); }
 
   bool start(std::string& error) {
     std::filesystem::remove_all(dir_);
@@ -74,12 +78,20 @@ class OrthancServer {
         << "\", \"IndexDirectory\": \"" << (dir_ / "db").string() << "\", \"HttpPort\": " << httpPort
         << ", \"DicomPort\": " << dicomPort << ", \"DicomAet\": \"" << options_.aet
         << "\", \"RemoteAccessAllowed\": false, \"AuthenticationEnabled\": false,"
-        << " \"DicomCheckCalledAet\": false, \"DicomAlwaysAllowEcho\": true, \"DicomAlwaysAllowFind\": true,"
+        << " \"DicomAlwaysAllowEcho\": true, \"DicomAlwaysAllowFind\": true,"
         << " \"DicomAlwaysAllowFindWorklist\": true, \"DicomAlwaysAllowStore\": true,"
         << " \"Plugins\": [" << plugins << "],"
         << " \"Worklists\": { \"Enable\": " << (options_.worklists ? "true" : "false") << ", \"Database\": \""
         << worklistDir().string() << "\" }," << " \"JpegLosslessTransferSyntaxAccepted\": "
-        << (options_.acceptJpegLs ? "true" : "false") << ", \"DicomModalities\": {" << modalitiesJson() << "} }\n";
+        << (options_.acceptCompressed ? "true" : "false") << ", \"JpegTransferSyntaxAccepted\": "
+        << (options_.acceptCompressed ? "true" : "false") << ", \"RleTransferSyntaxAccepted\": "
+        << (options_.acceptCompressed ? "true" : "false") << ", \"DeflatedTransferSyntaxAccepted\": "
+        << (options_.acceptCompressed ? "true" : "false") << ", \"DicomCheckCalledAet\": "
+        << (options_.checkCalledAet ? "true" : "false") << ", \"DicomModalities\": {" << modalitiesJson() << "} }\n";
+    return launch(error);
+  }
+
+  bool launch(std::string& error) {
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string log = (dir_ / "orthanc.log").string();

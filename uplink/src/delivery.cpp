@@ -58,7 +58,14 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
     auto find = PacsAssociation::open(dest, {}, true);
     if (!find) {
       spdlog::warn("{}: {}", dest.name, find.error().message);
-      (void)outbox_.markRetry(idsOf(rows), find.error().message, dest.maxAttempts);
+      // A rejected association is a configuration error (AE titles) more
+      // often than a busy PACS: it stops here, the job is kept, and
+      // `outbox retry` sends it again once the configuration is fixed.
+      if (find.error().code == "ASSOCIATION_REJECTED") {
+        (void)outbox_.markFailed(idsOf(rows), find.error().message);
+      } else {
+        (void)outbox_.markRetry(idsOf(rows), find.error().message, dest.maxAttempts);
+      }
       return;
     }
     std::set<std::string> studies;

@@ -28,7 +28,7 @@ struct PacsDestination {
   int associations = 2;  // parallel associations per destination
   bool storageCommitment = true;
   int commitTimeoutSeconds = 60;
-  int maxAttempts = 8;
+  int maxAttempts = 20;  // with backoff capped at 5 min: over an hour of retrying
   bool tcpNoDelay = true;   // disable Nagle on our sockets
   bool tcpQuickAck = true;  // re-armed after every read (Linux)
 };
