@@ -25,7 +25,7 @@ struct Globals {
 void setUpLogging(const Config& cfg, int verbose) {
   auto logger = spdlog::stderr_color_mt("discbridge");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%^%l%$: %v");
+  spdlog::set_pattern(verbose > 0 ? "%H:%M:%S.%e %^%l%$: %v" : "%^%l%$: %v");
   auto level = spdlog::level::from_str(cfg.logLevel);
   if (verbose == 1) level = spdlog::level::info;
   if (verbose >= 2) level = spdlog::level::debug;

@@ -67,7 +67,7 @@ void DeliveryService::run(const std::atomic<bool>& stop, std::optional<std::int6
     bool busy = pass && (untilIdle ? pass->stored > 0 : pass->handled > 0);
     if (busy) lastActivity = clock::now();
     if (untilIdle && clock::now() - lastActivity > std::chrono::seconds(idleSeconds)) break;
-    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(job ? 20 : 200));
   }
   (void)deliverer_.cleanSpool();
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "cli_common.h"
 #include "discbridge/kiosk/delivery_service.h"
@@ -69,6 +70,7 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
   auto report = openAndScan(cfg, a.source, medium, status);
   if (!report) return status;
 
+  spdlog::info("{}: {} importable instances found", a.source, report->summary.instances);
   auto dir = reconcile::SqliteDirectory::open(cfg.mpiDatabase());
   if (!dir) {
     std::fprintf(stderr, "discbridge: %s\n", dir.error().message.c_str());
@@ -140,15 +142,29 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     std::fprintf(stderr, "discbridge: %s\n", job.error().message.c_str());
     return kFailure;
   }
-  // Spool: every instance copied and recorded before the disc goes back.
+  // Delivery starts while the disc is still being copied: each chunk is
+  // flushed to disk and recorded before its delivery rows exist.
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  std::thread delivery;
+  if (!a.queueOnly) {
+    (*service)->startListener();
+    delivery = std::thread([&] { (*service)->run(gStop, *job, !a.wait, 15); });
+  }
+  auto finish = [&](int rc) {
+    if (rc != kOk) gStop = true;
+    if (delivery.joinable()) delivery.join();
+    return rc;
+  };
   std::vector<uplink::InstanceRow> batch;
+  std::uint64_t batchBytes = 0;
   for (std::size_t k = 0; k < selected.size(); ++k) {
     const auto* p = selected[k].first;
     const auto& inst = *selected[k].second;
-    auto spooled = (*service)->spool().add(*medium, inst, *job);
+    auto spooled = (*service)->spool().add(*medium, inst, *job, false);
     if (!spooled) {
       std::fprintf(stderr, "discbridge: %s: %s\n", inst.path.c_str(), spooled.error().message.c_str());
-      return kFailure;
+      return finish(kFailure);
     }
     uplink::InstanceRow row;
     row.sopInstanceUid = inst.sopInstanceUid;
@@ -161,36 +177,37 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     row.spoolPath = spooled->path;
     row.sha256 = spooled->sha256;
     row.size = spooled->size;
+    batchBytes += row.size;
     batch.push_back(std::move(row));
-    if (batch.size() >= 256 || k + 1 == selected.size()) {
-      if (auto r = outbox.addInstances(*job, batch); !r) {
-        std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
-        return kFailure;
+    // A small first chunk lets the first association open early.
+    const std::size_t chunk = k < 64 ? 16 : 128;
+    if (batch.size() >= chunk || batchBytes >= (48u << 20) || k + 1 == selected.size()) {
+      auto synced = (*service)->spool().sync();
+      Result<void> added = synced ? outbox.addInstances(*job, batch) : synced;
+      Result<void> queued = added ? outbox.queueInstances(*job, batch) : added;
+      if (!queued) {
+        std::fprintf(stderr, "discbridge: %s\n", queued.error().message.c_str());
+        return finish(kFailure);
       }
       batch.clear();
+      batchBytes = 0;
     }
   }
   if (auto r = outbox.queueJob(*job); !r) {
     std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
-    return kFailure;
+    return finish(kFailure);
   }
   // The foreign ID is now known for these local patients: the next disc from
   // the same hospital finds them by it.
   for (const auto& m : spec.mappings) {
     if (!m.foreignId.empty()) (void)(*dir)->addOtherId(m.plan.local.mrn, m.plan.local.issuer, {m.foreignId, m.foreignIssuer});
   }
-  spdlog::info("job {}: {} instances spooled", *job, selected.size());
+  spdlog::info("job {}: {} instances spooled; the disc is no longer needed", *job, selected.size());
   medium.reset();
   if (isDrive(a.source)) {
     if (auto r = ingest::ejectDrive(a.source == "drive:" ? "" : a.source); !r) spdlog::warn("{}", r.error().message);
   }
-
-  if (!a.queueOnly) {
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
-    (*service)->startListener();
-    (*service)->run(gStop, *job, !a.wait, 15);
-  }
+  finish(kOk);
 
   auto st = outbox.status(*job);
   auto ok = outbox.jobSucceeded(*job);

@@ -19,27 +19,30 @@ files=$(find "$work/cd/tree" -type f | wc -l)
 bytes=$(du -sb "$work/cd/tree" | cut -f1)
 
 pacs_dir=$work/pacs
-start_orthanc() {  # $1: extra environment (e.g. TCP_NODELAY=1)
+run_no=0
+start_orthanc() {  # $1: extra environment (e.g. TCP_NODELAY=1); new ports each run
+  run_no=$((run_no + 1))
+  http_port=$((18040 + run_no * 10)); dicom_port=$((14240 + run_no * 10))
   rm -rf "$pacs_dir"; mkdir -p "$pacs_dir"
   cat > "$pacs_dir/orthanc.json" <<JSON
 { "Name": "BENCH", "StorageDirectory": "$pacs_dir/db", "IndexDirectory": "$pacs_dir/db",
-  "HttpPort": 18043, "DicomPort": 14243, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
+  "HttpPort": $http_port, "DicomPort": $dicom_port, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
   "DicomModalities": { "discbridge": ["DISCBRIDGE", "127.0.0.1", 11114] } }
 JSON
   env $1 /usr/sbin/Orthanc "$pacs_dir/orthanc.json" > "$pacs_dir/log" 2>&1 &
   orthanc_pid=$!
-  for _ in $(seq 100); do curl -sf http://127.0.0.1:18043/system >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$http_port/system >/dev/null && return; sleep 0.1; done
   echo "Orthanc did not start" >&2; exit 1
 }
 stop_orthanc() { kill "$orthanc_pid"; wait "$orthanc_pid" 2>/dev/null || true; }
-count() { curl -sf http://127.0.0.1:18043/statistics | python3 -c 'import json,sys; print(json.load(sys.stdin)["CountInstances"])'; }
+count() { curl -sf http://127.0.0.1:$http_port/statistics | python3 -c 'import json,sys; print(json.load(sys.stdin)["CountInstances"])'; }
 now() { date +%s.%N; }
 
 home=$work/import-home
 run_storescu() {  # $1: environment
   start_orthanc "$1"
   local t0; t0=$(now)
-  env $1 storescu +sd +r -aet STORESCU -aec ORTHANC 127.0.0.1 14243 "$work/cd/tree" >/dev/null 2>&1
+  env $1 storescu +sd +r -aet STORESCU -aec ORTHANC 127.0.0.1 $dicom_port "$work/cd/tree" >/dev/null 2>&1
   local t1; t1=$(now)
   echo "$(python3 -c "print($t1-$t0)") $(count)"
   stop_orthanc
@@ -50,7 +53,7 @@ run_import() {  # $1: Orthanc's environment (ours sets its own socket options)
   printf 'mrn,issuer,family,given,birth_date,sex\n100001,GENHOSP,Doe,Jane,19700101,F\n' > "$work/local.csv"
   "$bin" --data-dir "$home" mpi import "$work/local.csv" >/dev/null
   local t0; t0=$(now)
-  "$bin" --data-dir "$home" import "$work/cd.iso" --patient EXT123=100001 --to dicom://ORTHANC@127.0.0.1:14243 \
+  "$bin" --data-dir "$home" import "$work/cd.iso" --patient EXT123=100001 --to dicom://ORTHANC@127.0.0.1:$dicom_port \
     --listen-port 11114 --wait --json > "$work/import.json"
   local t1; t1=$(now)
   echo "$(python3 -c "print($t1-$t0)") $(count)"
@@ -59,10 +62,10 @@ run_import() {  # $1: Orthanc's environment (ours sets its own socket options)
 
 cat "$work/cd.iso" > /dev/null
 echo "== $files instances, $((bytes / 1048576)) MB; a fresh Orthanc for every run"
-read s_def n1 < <(run_storescu "")
-read i_def n2 < <(run_import "")
-read s_nd n3 < <(run_storescu "TCP_NODELAY=1")
-read i_nd n4 < <(run_import "TCP_NODELAY=1")
+run_no=0; read s_def n1 < <(run_storescu ""); echo "storescu, defaults: $s_def s" >&2
+run_no=1; read i_def n2 < <(run_import ""); echo "discbridge, default Orthanc: $i_def s" >&2
+run_no=2; read s_nd n3 < <(run_storescu "TCP_NODELAY=1"); echo "storescu, TCP_NODELAY=1: $s_nd s" >&2
+run_no=3; read i_nd n4 < <(run_import "TCP_NODELAY=1"); echo "discbridge, Orthanc TCP_NODELAY=1: $i_nd s" >&2
 python3 - "$files" "$bytes" "$s_def" "$n1" "$i_def" "$n2" "$s_nd" "$n3" "$i_nd" "$n4" <<'PY'
 import sys
 files, size = int(sys.argv[1]), int(sys.argv[2])

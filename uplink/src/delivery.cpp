@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -53,6 +54,8 @@ Result<PassResult> Deliverer::runOnce() {
 }
 
 void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRow> rows, PassResult& result) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   // 1. Which instances does the PACS hold already?
   {
     auto find = PacsAssociation::open(dest, {}, true);
@@ -94,6 +97,7 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
     }
     rows = std::move(toSend);
   }
+  spdlog::info("{}: pre-check of {} rows done after {:.2f} s", dest.name, rows.size(), elapsed());
   if (rows.empty()) return;
 
   // 2. The coercion plans of the jobs involved.
@@ -119,7 +123,30 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       (void)outbox_.markRetry(idsOf(share), assoc.error().message, dest.maxAttempts);
       return;
     }
-    std::vector<DeliveryRow> stored;
+    std::vector<DeliveryRow> stored;  // not yet asked to commit
+    std::size_t storedTotal = 0;
+    // Commitment is asked for in groups, so the PACS's reports for the first
+    // groups come back while the rest is still being sent.
+    auto commitGroup = [&] {
+      if (stored.empty()) return;
+      storedTotal += stored.size();
+      std::string tx = dest.storageCommitment ? newTransactionUid() : "";
+      (void)outbox_.markStored(idsOf(stored), tx);  // recorded before the request goes out
+      if (!dest.storageCommitment) {
+        (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
+      } else {
+        std::vector<SopRef> refs;
+        for (const auto& r : stored) refs.push_back(refOf(r));
+        auto asked = (*assoc)->requestCommitment(tx, refs);
+        if (asked && !*asked) {
+          // Not negotiated: a successful C-STORE is all this PACS offers.
+          (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
+        } else if (!asked) {
+          spdlog::warn("{}: {}", dest.name, asked.error().message);  // chased later
+        }
+      }
+      stored.clear();
+    };
     for (std::size_t i = 0; i < share.size(); ++i) {
       auto& r = share[i];
       const PatientMapping* mapping = nullptr;
@@ -143,37 +170,24 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       StoreOutcome o = (*assoc)->store(*ff.getDataset(), refOf(r));
       if (o.result == StoreResult::Stored) {
         stored.push_back(r);
+        if (stored.size() >= 200) commitGroup();
       } else if (o.result == StoreResult::Permanent) {
         (void)outbox_.markFailed({r.id}, o.message);
       } else {
         // The association is gone: this row and the rest of the share retry later.
-        std::vector<std::int64_t> rest;
+        // Rows stored since the last commitment request go back too: the
+        // pre-check of the next pass finds them present.
+        std::vector<std::int64_t> rest = idsOf(stored);
         for (std::size_t j = i; j < share.size(); ++j) rest.push_back(share[j].id);
         (void)outbox_.markRetry(rest, o.message, dest.maxAttempts);
+        stored.clear();
         break;
       }
     }
-    if (stored.empty()) return;
-    {
-      std::lock_guard lock(mu);
-      result.stored += stored.size();
-    }
-    // 4. Storage commitment: recorded as requested before the request goes out.
-    std::string tx = dest.storageCommitment ? newTransactionUid() : "";
-    (void)outbox_.markStored(idsOf(stored), tx);
-    if (!dest.storageCommitment) {
-      (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
-      return;
-    }
-    std::vector<SopRef> refs;
-    for (const auto& r : stored) refs.push_back(refOf(r));
-    auto asked = (*assoc)->requestCommitment(tx, refs);
-    if (asked && !*asked) {
-      // Not negotiated: a successful C-STORE is all this PACS offers.
-      (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
-    } else if (!asked) {
-      spdlog::warn("{}: {}", dest.name, asked.error().message);  // chased later
-    }
+    commitGroup();
+    std::lock_guard lock(mu);
+    result.stored += storedTotal;
+    spdlog::info("{}: {} instances stored on one association after {:.2f} s", dest.name, storedTotal, elapsed());
   };
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < k; ++i) threads.emplace_back(work, std::ref(shares[i]));

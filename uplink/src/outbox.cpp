@@ -302,6 +302,27 @@ Result<void> Outbox::queueJob(std::int64_t job) {
   });
 }
 
+Result<void> Outbox::queueInstances(std::int64_t job, const std::vector<InstanceRow>& rows) {
+  return impl_->transaction([&]() -> Result<void> {
+    auto dests = impl_->prepare("SELECT destinations FROM job WHERE id = ?");
+    if (!dests) return dests.error();
+    sqlite3_bind_int64(dests->get(), 1, job);
+    if (sqlite3_step(dests->get()) != SQLITE_ROW) return makeError("OUTBOX_NO_JOB", "no job " + std::to_string(job));
+    auto list = json::parse(col(dests->get(), 0), nullptr, false);
+    auto ins = impl_->prepare("INSERT OR IGNORE INTO delivery(instance_id, destination) VALUES (?, ?)");
+    if (!ins) return ins.error();
+    for (const auto& r : rows) {
+      for (const auto& d : list) {
+        sqlite3_reset(ins->get());
+        sqlite3_bind_int64(ins->get(), 1, r.id);
+        Impl::bind(ins->get(), 2, d.get<std::string>());
+        if (sqlite3_step(ins->get()) != SQLITE_DONE) return impl_->sqlError("queue instance");
+      }
+    }
+    return {};
+  });
+}
+
 Result<std::vector<PatientMapping>> Outbox::mappings(std::int64_t job) {
   std::lock_guard lock(impl_->mu);
   auto st = impl_->prepare("SELECT mappings FROM job WHERE id = ?");
@@ -539,8 +560,8 @@ Result<std::vector<std::string>> Outbox::purge(std::int64_t job) {
 Result<bool> Outbox::jobSettled(std::int64_t job) {
   std::lock_guard lock(impl_->mu);
   auto st = impl_->prepare(
-      "SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ? AND d.state IN"
-      " ('queued', 'sending', 'stored')");
+      "SELECT (SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ?1 AND"
+      " d.state IN ('queued', 'sending', 'stored')) + (SELECT count(*) FROM job WHERE id = ?1 AND state = 'spooling')");
   if (!st) return st.error();
   sqlite3_bind_int64(st->get(), 1, job);
   sqlite3_step(st->get());

@@ -189,7 +189,6 @@ Result<std::unique_ptr<PacsAssociation>> PacsAssociation::open(const PacsDestina
   } else if (dest.tcpNoDelay) {
     impl->layer = std::make_unique<TunedLayer>(dest.tcpQuickAck);
   }
-  if (impl->layer) scu.useSecureConnection(impl->layer.get());
 
   if (forFind) {
     OFList<OFString> ts;
@@ -225,6 +224,11 @@ Result<std::unique_ptr<PacsAssociation>> PacsAssociation::open(const PacsDestina
   }
   OFCondition c = scu.initNetwork();
   if (c.bad()) return makeError("NETWORK", std::string("cannot initialise the network: ") + c.text(), true);
+  // The transport layer hooks into the network initialised above.
+  if (impl->layer) {
+    c = scu.useSecureConnection(impl->layer.get());
+    if (c.bad()) return makeError("NETWORK", std::string("cannot set the transport layer: ") + c.text(), false);
+  }
   c = scu.negotiateAssociation();
   if (c.bad()) {
     std::string what = std::string(c.text());
@@ -428,7 +432,7 @@ Result<void> CommitmentListener::start() {
     impl_->running = false;
   });
   // A configuration DCMTK refuses ends listen() at once: say so now.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (!impl_->running) {
     if (impl_->thread.joinable()) impl_->thread.join();
     impl_->scp.reset();

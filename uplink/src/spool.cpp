@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -52,13 +55,23 @@ Result<std::string> Spool::sha256File(const std::string& path) {
   return out;
 }
 
-Result<SpooledInstance> Spool::add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job) {
+Result<void> Spool::sync() {
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return makeError("SPOOL_WRITE", "cannot open the spool directory " + root_);
+  int rc = ::syncfs(fd);
+  ::close(fd);
+  if (rc != 0) return makeError("SPOOL_WRITE", "the spool cannot be flushed to disk");
+  return {};
+}
+
+Result<SpooledInstance> Spool::add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job,
+                                   bool durable) {
   std::error_code ec;
   fs::path dir = fs::path(root_) / std::to_string(job);
   fs::create_directories(dir, ec);
   if (ec) return makeError("SPOOL_WRITE", "cannot create " + dir.string() + ": " + ec.message());
   fs::path dest = dir / (fileNameFor(instance.sopInstanceUid) + ".dcm");
-  auto copied = ingest::copyAsPart10(medium, instance, dest.string(), true);
+  auto copied = ingest::copyAsPart10(medium, instance, dest.string(), durable);
   if (!copied) return copied.error();
   auto digest = sha256File(dest.string());
   if (!digest) return digest.error();

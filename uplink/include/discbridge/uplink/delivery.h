@@ -22,7 +22,7 @@ struct PassResult {
 
 class Deliverer {
  public:
-  Deliverer(Outbox& outbox, Spool& spool, DestinationResolver resolve, std::size_t batch = 512)
+  Deliverer(Outbox& outbox, Spool& spool, DestinationResolver resolve, std::size_t batch = 4096)
       : outbox_(outbox), spool_(spool), resolve_(std::move(resolve)), batch_(batch) {}
 
   // Delivers what is due now, one batch per destination.

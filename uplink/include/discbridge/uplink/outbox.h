@@ -70,7 +70,10 @@ class Outbox {
 
   Result<std::int64_t> createJob(const JobSpec& spec);
   Result<void> addInstances(std::int64_t job, std::vector<InstanceRow>& rows);
-  // Spooling is complete: one delivery row per instance and destination.
+  // Instances whose spool copies are on disk: their delivery rows (one per
+  // destination) are created, so delivery can start while spooling goes on.
+  Result<void> queueInstances(std::int64_t job, const std::vector<InstanceRow>& rows);
+  // Spooling is complete: every instance has its delivery rows.
   Result<void> queueJob(std::int64_t job);
   Result<std::vector<PatientMapping>> mappings(std::int64_t job);
 

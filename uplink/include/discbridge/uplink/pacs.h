@@ -25,7 +25,7 @@ struct PacsDestination {
   std::string caFile;  // TLS: trusted CA (verification is always on)
   std::string certFile, keyFile;  // TLS client certificate, optional
   int timeoutSeconds = 30;
-  int associations = 2;  // parallel associations per destination
+  int associations = 3;  // parallel associations per destination (measured best here: docs/delivery.md)
   bool storageCommitment = true;
   int commitTimeoutSeconds = 60;
   int maxAttempts = 20;  // with backoff capped at 5 min: over an hour of retrying

@@ -22,8 +22,12 @@ class Spool {
   explicit Spool(std::string root) : root_(std::move(root)) {}
   const std::string& root() const { return root_; }
 
-  // Copies one instance under <root>/<job>/; fsync'd before it returns.
-  Result<SpooledInstance> add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job);
+  // Copies one instance under <root>/<job>/. durable: fsync'd before it
+  // returns; otherwise call sync() before anything relies on the copy.
+  Result<SpooledInstance> add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job,
+                              bool durable = true);
+  // Flushes everything written to the spool's file system (one syncfs).
+  Result<void> sync();
   // Checks a spooled file against its recorded digest.
   static Result<void> verify(const std::string& path, const std::string& sha256);
   static Result<std::string> sha256File(const std::string& path);

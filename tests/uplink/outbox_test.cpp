@@ -1,0 +1,152 @@
+// The outbox state machine on a real SQLite database.
+#include "discbridge/uplink/outbox.h"
+#include "discbridge/uplink/pacs.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace discbridge::uplink {
+namespace {
+
+namespace fs = std::filesystem;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = fs::temp_directory_path() / ("outbox_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".sqlite");
+    fs::remove(path_);
+    auto o = Outbox::open(path_.string());
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    outbox_ = std::move(*o);
+    JobSpec spec;
+    spec.source = "disc.iso";
+    spec.destinations = {"pacs", "backup"};
+    PatientMapping m;
+    m.foreignId = "EXT1";
+    m.plan.local.mrn = "100001";
+    m.plan.local.name.family = "Doe";
+    spec.mappings.push_back(m);
+    auto job = outbox_->createJob(spec);
+    ASSERT_TRUE(job.ok());
+    job_ = *job;
+    std::vector<InstanceRow> rows;
+    for (int i = 1; i <= 3; ++i) {
+      InstanceRow r;
+      r.sopInstanceUid = "1.2.3." + std::to_string(i);
+      r.sopClassUid = "1.2.840.10008.5.1.4.1.1.2";
+      r.transferSyntaxUid = "1.2.840.10008.1.2.1";
+      r.studyUid = "1.2.3";
+      r.seriesUid = "1.2.3.0";
+      r.foreignPatientId = "EXT1";
+      r.spoolPath = "/spool/" + std::to_string(i);
+      r.sha256 = "x";
+      rows.push_back(r);
+    }
+    ASSERT_TRUE(outbox_->addInstances(job_, rows).ok());
+  }
+  void TearDown() override {
+    outbox_.reset();
+    fs::remove(path_);
+    fs::remove(path_.string() + "-wal");
+    fs::remove(path_.string() + "-shm");
+  }
+  std::int64_t count(const std::string& state) {
+    auto st = outbox_->status(job_);
+    for (const auto& [s, n] : st->front().counts) {
+      if (s == state) return n;
+    }
+    return 0;
+  }
+  fs::path path_;
+  std::unique_ptr<Outbox> outbox_;
+  std::int64_t job_ = 0;
+};
+
+TEST_F(OutboxTest, NothingIsDeliveredBeforeTheJobIsQueued) {
+  EXPECT_TRUE(outbox_->claim("pacs", 10)->empty());
+  ASSERT_TRUE(outbox_->queueJob(job_).ok());
+  EXPECT_EQ(count("queued"), 6);  // 3 instances x 2 destinations
+  auto rows = outbox_->claim("pacs", 10);
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].instance.foreignPatientId, "EXT1");
+  EXPECT_EQ(count("sending"), 3);
+  auto maps = outbox_->mappings(job_);
+  ASSERT_EQ(maps->size(), 1u);
+  EXPECT_EQ(maps->front().plan.local.mrn, "100001");
+}
+
+TEST_F(OutboxTest, InterruptedRowsAreQueuedAgain) {
+  ASSERT_TRUE(outbox_->queueJob(job_).ok());
+  ASSERT_EQ(outbox_->claim("pacs", 10)->size(), 3u);
+  // A new process opens the same database after a crash.
+  outbox_.reset();
+  outbox_ = std::move(*Outbox::open(path_.string()));
+  EXPECT_EQ(*outbox_->recoverInterrupted(), 3);
+  EXPECT_EQ(count("queued"), 6);
+}
+
+TEST_F(OutboxTest, RetriesBackOffThenFail) {
+  ASSERT_TRUE(outbox_->queueJob(job_).ok());
+  auto rows = *outbox_->claim("pacs", 10);
+  std::vector<std::int64_t> ids;
+  for (const auto& r : rows) ids.push_back(r.id);
+  ASSERT_TRUE(outbox_->markRetry(ids, "association refused", 2).ok());
+  EXPECT_EQ(count("queued"), 6);
+  EXPECT_TRUE(outbox_->claim("pacs", 10)->empty());  // backing off
+  ASSERT_TRUE(outbox_->markRetry(ids, "association refused", 1).ok());
+  EXPECT_EQ(count("failed"), 3);
+  auto st = outbox_->status(job_);
+  ASSERT_EQ(st->front().errors.size(), 1u);
+  EXPECT_EQ(st->front().errors[0], "association refused");
+  EXPECT_EQ(*outbox_->retryFailed(job_), 3);
+  EXPECT_EQ(count("failed"), 0);
+}
+
+TEST_F(OutboxTest, CommitmentAndSpoolRelease) {
+  ASSERT_TRUE(outbox_->queueJob(job_).ok());
+  for (const char* dest : {"pacs", "backup"}) {
+    auto rows = *outbox_->claim(dest, 10);
+    std::vector<std::int64_t> ids;
+    for (const auto& r : rows) ids.push_back(r.id);
+    ASSERT_TRUE(outbox_->markStored(ids, std::string("tx-") + dest).ok());
+  }
+  EXPECT_TRUE(outbox_->takeFinishedSpoolFiles()->empty());
+  ASSERT_TRUE(outbox_->commitmentResult("tx-pacs", {"1.2.3.1", "1.2.3.2"}, {"1.2.3.3"}).ok());
+  EXPECT_EQ(count("committed"), 2);
+  EXPECT_EQ(count("queued"), 1);  // refused commitment goes back
+  EXPECT_TRUE(outbox_->takeFinishedSpoolFiles()->empty());  // backup has not committed yet
+  ASSERT_TRUE(outbox_->commitmentResult("tx-backup", {"1.2.3.1", "1.2.3.2", "1.2.3.3"}, {}).ok());
+  auto files = *outbox_->takeFinishedSpoolFiles();
+  EXPECT_EQ(files.size(), 2u);  // 1.2.3.3 still owed to pacs
+  EXPECT_TRUE(outbox_->takeFinishedSpoolFiles()->empty());  // handed out once
+  EXPECT_FALSE(*outbox_->jobSettled(job_));
+}
+
+TEST_F(OutboxTest, PurgeRemovesTheJob) {
+  ASSERT_TRUE(outbox_->queueJob(job_).ok());
+  auto paths = outbox_->purge(job_);
+  ASSERT_TRUE(paths.ok());
+  EXPECT_EQ(paths->size(), 3u);
+  EXPECT_TRUE(outbox_->status(job_)->empty());
+  EXPECT_FALSE(outbox_->purge(job_).ok());
+}
+
+TEST(DicomUrl, Parses) {
+  auto d = parseDicomUrl("dicom://ORTHANC@127.0.0.1:4242");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->calledAe, "ORTHANC");
+  EXPECT_EQ(d->host, "127.0.0.1");
+  EXPECT_EQ(d->port, 4242);
+  EXPECT_FALSE(d->tls);
+  EXPECT_TRUE(parseDicomUrl("dicoms://PACS@pacs.example:2762")->tls);
+  EXPECT_FALSE(parseDicomUrl("http://x").ok());
+  EXPECT_FALSE(parseDicomUrl("dicom://host:104").ok());
+  EXPECT_FALSE(parseDicomUrl("dicom://AE@host:notaport").ok());
+  EXPECT_FALSE(parseDicomUrl("dicom://WAY_TOO_LONG_AE_TITLE@host:104").ok());
+}
+
+}  // namespace
+}  // namespace discbridge::uplink
