@@ -263,5 +263,43 @@ TEST_F(ImportTest, WrongAeTitleIsAClearErrorAndTheJobIsKept) {
   EXPECT_TRUE(count(outboxJob(), "queued") == 5);
 }
 
+// A throwaway CA and a server certificate for 127.0.0.1, made with OpenSSL.
+void makeCertificates(const fs::path& dir) {
+  fs::create_directories(dir);
+  std::string d = quote(dir.string());
+  std::string cmd =
+      "cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA'"
+      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj '/CN=Other CA'"
+      " && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'"
+      " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf"
+      " && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf";
+  ASSERT_EQ(std::system((cmd + " >/dev/null 2>&1").c_str()), 0);
+}
+
+TEST_F(ImportTest, DicomTlsWithVerificationAndAnUnknownCaRefused) {
+  makeCertificates(home_ / "tls");
+  OrthancServer::Options o;
+  o.tlsCertificate = (home_ / "tls/srv.pem").string();
+  o.tlsPrivateKey = (home_ / "tls/srv.key").string();
+  startOrthanc(o);
+  std::string good = "[destinations.secure]\nport = " + std::to_string(orthanc_->dicomPort) +
+                     "\ncalled_ae = \"ORTHANC\"\ntls = true\nca_file = \"" + (home_ / "tls/ca.pem").string() + "\"\n";
+  auto r = cli({"import", disc("good.iso"), "--patient", "EXT123=100001", "--to", "secure", "--wait", "--json"}, true, good);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(count(r.json, "committed"), 5);
+  EXPECT_EQ(instancesInOrthanc(), 5u);
+  // A CA that did not sign the server's certificate: refused, clearly, at once.
+  std::string bad = "[destinations.secure]\nport = " + std::to_string(orthanc_->dicomPort) +
+                    "\ncalled_ae = \"ORTHANC\"\ntls = true\nca_file = \"" + (home_ / "tls/other.pem").string() + "\"\n";
+  auto refused = cli({"import", disc("two_patients.iso"), "--patient", "EXT999=100003", "--to", "secure", "--wait",
+                      "--json"}, true, bad);
+  EXPECT_NE(refused.status, 0);
+  bool clear = false;
+  for (const auto& e : refused.json["errors"]) clear |= e.get<std::string>().find("TLS") != std::string::npos;
+  EXPECT_TRUE(clear) << refused.out;
+  EXPECT_EQ(count(refused.json, "failed"), 5);
+  EXPECT_EQ(instancesInOrthanc(), 5u);  // nothing of the second disc arrived
+}
+
 }  // namespace
 }  // namespace discbridge::test

@@ -53,6 +53,8 @@ class OrthancServer {
     // false: Orthanc refuses JPEG, JPEG lossless / JPEG-LS, RLE and deflated.
     bool acceptCompressed = true;
     bool checkCalledAet = false;
+    // DICOM TLS: server certificate and key (PEM); empty: plain DICOM.
+    std::string tlsCertificate, tlsPrivateKey;
   };
 
   OrthancServer(std::filesystem::path dir, Options options) : dir_(std::move(dir)), options_(std::move(options)) {}
@@ -87,7 +89,8 @@ class OrthancServer {
         << (options_.acceptCompressed ? "true" : "false") << ", \"RleTransferSyntaxAccepted\": "
         << (options_.acceptCompressed ? "true" : "false") << ", \"DeflatedTransferSyntaxAccepted\": "
         << (options_.acceptCompressed ? "true" : "false") << ", \"DicomCheckCalledAet\": "
-        << (options_.checkCalledAet ? "true" : "false") << ", \"DicomModalities\": {" << modalitiesJson() << "} }\n";
+        << (options_.checkCalledAet ? "true" : "false") << tlsJson() << ", \"DicomModalities\": {" << modalitiesJson()
+        << "} }\n";
     return launch(error);
   }
 
@@ -135,6 +138,14 @@ class OrthancServer {
 
   std::filesystem::path worklistDir() const { return dir_ / "worklists"; }
   std::filesystem::path log() const { return dir_ / "orthanc.log"; }
+
+  std::string tlsJson() const {
+    if (options_.tlsCertificate.empty()) return "";
+    return ", \"DicomTlsEnabled\": true, \"DicomTlsCertificate\": \"" + options_.tlsCertificate +
+           "\", \"DicomTlsPrivateKey\": \"" + options_.tlsPrivateKey +
+           "\", \"DicomTlsTrustedCertificates\": \"" + options_.tlsCertificate +
+           "\", \"DicomTlsRemoteCertificateRequired\": false";
+  }
 
   std::string modalitiesJson() const {
     std::string out;

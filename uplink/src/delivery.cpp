@@ -64,7 +64,7 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       // A rejected association is a configuration error (AE titles) more
       // often than a busy PACS: it stops here, the job is kept, and
       // `outbox retry` sends it again once the configuration is fixed.
-      if (find.error().code == "ASSOCIATION_REJECTED") {
+      if (find.error().code == "ASSOCIATION_REJECTED" || find.error().code == "TLS_VERIFY") {
         (void)outbox_.markFailed(idsOf(rows), find.error().message);
       } else {
         (void)outbox_.markRetry(idsOf(rows), find.error().message, dest.maxAttempts);

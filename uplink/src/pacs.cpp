@@ -232,6 +232,14 @@ Result<std::unique_ptr<PacsAssociation>> PacsAssociation::open(const PacsDestina
   c = scu.negotiateAssociation();
   if (c.bad()) {
     std::string what = std::string(c.text());
+    if (dest.tls && what.find("TLS") != std::string::npos) {
+      // Never a silent fallback: a certificate the CA file does not vouch
+      // for (or a host-name mismatch) stops the delivery with this reason.
+      return makeError("TLS_VERIFY", dest.calledAe + "@" + dest.host + ":" + std::to_string(dest.port) +
+                                         ": the TLS connection was refused (" + what +
+                                         "); check the destination's ca_file and certificate",
+                       false);
+    }
     bool rejected = what.find("ejected") != std::string::npos;
     return makeError(rejected ? "ASSOCIATION_REJECTED" : "ASSOCIATION_FAILED",
                      dest.calledAe + "@" + dest.host + ":" + std::to_string(dest.port) +
