@@ -96,6 +96,10 @@ int runCli(int argc, char** argv) {
   import->add_option("--listen-port", listenPort, "our storage commitment port (default 11113)");
   import->add_flag("--wait", imp.wait, "return when every delivery is final; exit 0 only if all succeeded");
   import->add_flag("--json", imp.json, "job status as JSON");
+  std::string caFile, user, token;
+  import->add_option("--ca-file", caFile, "https:// destinations: a CA bundle to trust (verification is always on)");
+  import->add_option("--user", user, "https:// destinations: USER:PASSWORD for HTTP basic authentication");
+  import->add_option("--token", token, "https:// destinations: a bearer token");
   import->add_flag("--queue-only", imp.queueOnly, "spool and queue only; `discbridge serve` delivers");
 
   auto* outbox = app.add_subcommand("outbox", "the durable delivery queue");
@@ -133,6 +137,9 @@ int runCli(int argc, char** argv) {
   if (*drives) return cmdDrives(json);
   if (*eject) return cmdEject(device);
   if (!callingAe.empty()) cfg->delivery.aeTitle = callingAe;
+  if (!caFile.empty()) cfg->delivery.urlCaFile = caFile;
+  if (!user.empty()) cfg->delivery.urlUser = user;
+  if (!token.empty()) cfg->delivery.urlToken = token;
   if (listenPort > 0) cfg->delivery.listenerPort = listenPort;
   if (*import) {
     imp.json = imp.json || json;

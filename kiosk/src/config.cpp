@@ -144,7 +144,32 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
                     readNumber(*t, "max_attempts", d.maxAttempts, 1, 1000), readBool(*t, "tcp_nodelay", d.tcpNoDelay),
                     readBool(*t, "tcp_quickack", d.tcpQuickAck)});
       if (!r) return Error{r.error().code, "[destinations." + name + "] " + r.error().message, false};
-      if (type == "dicom") cfg.delivery.pacs[name] = d;
+      if (type == "dicom") {
+        cfg.delivery.pacs[name] = d;
+      } else {
+        uplink::CloudDestination c;
+        c.name = name;
+        int batchMb = 32;
+        int batchInstances = 50;
+        int timeout = 120;
+        auto rc = all({readString(*t, "url", c.baseUrl), readString(*t, "auth", c.auth, {"none", "basic", "bearer", "oauth2"}),
+                       readString(*t, "user", c.user), readString(*t, "password", c.password),
+                       readString(*t, "token", c.token), readString(*t, "token_url", c.tokenUrl),
+                       readString(*t, "client_id", c.clientId), readString(*t, "client_secret", c.clientSecret),
+                       readString(*t, "scope", c.scope), readString(*t, "ca_file", c.caFile),
+                       readString(*t, "cert_file", c.certFile), readString(*t, "key_file", c.keyFile),
+                       readNumber(*t, "batch_mb", batchMb, 1, 1024), readNumber(*t, "batch_instances", batchInstances, 1, 10000),
+                       readNumber(*t, "timeout_seconds", timeout, 1, 3600), readBool(*t, "http2", c.http2),
+                       readNumber(*t, "max_attempts", c.maxAttempts, 1, 1000)});
+        if (!rc) return Error{rc.error().code, "[destinations." + name + "] " + rc.error().message, false};
+        if (c.baseUrl.rfind("https://", 0) != 0 && c.baseUrl.rfind("http://", 0) != 0) {
+          return makeError("CONFIG_INVALID", "[destinations." + name + "] url must be an http(s):// DICOMweb base URL");
+        }
+        c.batchBytes = static_cast<std::size_t>(batchMb) << 20;
+        c.batchInstances = static_cast<std::size_t>(batchInstances);
+        c.timeoutSeconds = timeout;
+        cfg.delivery.cloud[name] = c;
+      }
     }
   }
   if (!(cfg.match.minimum <= cfg.match.possible && cfg.match.possible <= cfg.match.strong)) {
@@ -197,22 +222,44 @@ Result<Config> loadConfig(const ConfigSources& sources) {
   return cfg;
 }
 
-Result<uplink::PacsDestination> Config::destination(const std::string& nameOrUrl) const {
+Result<uplink::Destination> Config::destination(const std::string& nameOrUrl) const {
+  uplink::Destination out;
+  if (nameOrUrl.rfind("https://", 0) == 0 || nameOrUrl.rfind("http://", 0) == 0) {
+    uplink::CloudDestination c;
+    c.name = nameOrUrl;
+    c.baseUrl = nameOrUrl;
+    c.caFile = delivery.urlCaFile;
+    if (!delivery.urlToken.empty()) {
+      c.auth = "bearer";
+      c.token = delivery.urlToken;
+    } else if (!delivery.urlUser.empty()) {
+      c.auth = "basic";
+      auto colon = delivery.urlUser.find(':');
+      c.user = delivery.urlUser.substr(0, colon);
+      c.password = colon == std::string::npos ? "" : delivery.urlUser.substr(colon + 1);
+    }
+    out.cloud = c;
+    return out;
+  }
   uplink::PacsDestination d;
   if (nameOrUrl.rfind("dicom://", 0) == 0 || nameOrUrl.rfind("dicoms://", 0) == 0) {
     auto parsed = uplink::parseDicomUrl(nameOrUrl);
     if (!parsed) return parsed.error();
     d = *parsed;
+  } else if (auto c = delivery.cloud.find(nameOrUrl); c != delivery.cloud.end()) {
+    out.cloud = c->second;
+    return out;
   } else {
     auto it = delivery.pacs.find(nameOrUrl);
     if (it == delivery.pacs.end()) {
       return makeError("UNKNOWN_DESTINATION", "no destination named '" + nameOrUrl +
-                                                  "' in the configuration; give a dicom://AE@host:port URL instead");
+                                                  "' in the configuration; give a dicom://AE@host:port or https:// URL");
     }
     d = it->second;
   }
   if (d.callingAe.empty()) d.callingAe = delivery.aeTitle;
-  return d;
+  out.pacs = d;
+  return out;
 }
 
 }  // namespace discbridge::kiosk

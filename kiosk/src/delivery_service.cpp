@@ -1,5 +1,6 @@
 #include "discbridge/kiosk/delivery_service.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -12,9 +13,21 @@ DeliveryService::DeliveryService(const Config& cfg, std::unique_ptr<uplink::Outb
     : cfg_(cfg),
       outbox_(std::move(outbox)),
       spool_(cfg.spoolDir()),
-      deliverer_(*outbox_, spool_, [this](const std::string& name) -> std::optional<uplink::PacsDestination> {
+      deliverer_(*outbox_, spool_, [this](const std::string& name) -> std::optional<uplink::Destination> {
         auto d = cfg_.destination(name);
         if (!d) return std::nullopt;
+        // A URL destination: the options its import was given on the command line.
+        if (d->cloud && d->cloud->name == name && d->cloud->caFile.empty() && d->cloud->auth == "none") {
+          auto saved = outbox_->urlOptions(name);
+          auto j = nlohmann::json::parse(saved ? *saved : std::string(), nullptr, false);
+          if (j.is_object()) {
+            d->cloud->caFile = j.value("ca_file", "");
+            d->cloud->auth = j.value("auth", "none");
+            d->cloud->user = j.value("user", "");
+            d->cloud->password = j.value("password", "");
+            d->cloud->token = j.value("token", "");
+          }
+        }
         return *d;
       }) {}
 

@@ -137,6 +137,14 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     return kFailure;
   }
   auto& outbox = (*service)->outbox();
+  for (const auto& d : a.destinations) {
+    auto resolved = cfg.destination(d);
+    if (resolved && resolved->cloud && resolved->cloud->name == d) {
+      const auto& c = *resolved->cloud;
+      json options = {{"ca_file", c.caFile}, {"auth", c.auth}, {"user", c.user}, {"password", c.password}, {"token", c.token}};
+      (void)outbox.saveUrlOptions(d, options.dump());
+    }
+  }
   auto job = outbox.createJob(spec);
   if (!job) {
     std::fprintf(stderr, "discbridge: %s\n", job.error().message.c_str());

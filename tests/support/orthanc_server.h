@@ -47,6 +47,7 @@ class OrthancServer {
  public:
   struct Options {
     bool worklists = false;
+    bool dicomweb = false;
     std::string aet = "ORTHANC";
     // Known modalities (AE, port on loopback): storage commitment reports go there.
     std::vector<std::pair<std::string, int>> modalities;
@@ -75,6 +76,9 @@ class OrthancServer {
     dicomPort = freePort();
     std::string plugins;
     if (options_.worklists) plugins = "\"/usr/share/orthanc/plugins/libModalityWorklists.so\"";
+    if (options_.dicomweb) {
+      plugins += std::string(plugins.empty() ? "" : ", ") + "\"/usr/share/orthanc/plugins/libOrthancDicomWeb.so\"";
+    }
     std::ofstream(dir_ / "orthanc.json")
         << "{ \"Name\": \"DISCBRIDGE_TEST\", \"StorageDirectory\": \"" << (dir_ / "db").string()
         << "\", \"IndexDirectory\": \"" << (dir_ / "db").string() << "\", \"HttpPort\": " << httpPort
@@ -82,7 +86,7 @@ class OrthancServer {
         << "\", \"RemoteAccessAllowed\": false, \"AuthenticationEnabled\": false,"
         << " \"DicomAlwaysAllowEcho\": true, \"DicomAlwaysAllowFind\": true,"
         << " \"DicomAlwaysAllowFindWorklist\": true, \"DicomAlwaysAllowStore\": true,"
-        << " \"Plugins\": [" << plugins << "],"
+        << " \"Plugins\": [" << plugins << "], \"DicomWeb\": { \"Enable\": true, \"Root\": \"/dicom-web/\" },"
         << " \"Worklists\": { \"Enable\": " << (options_.worklists ? "true" : "false") << ", \"Database\": \""
         << worklistDir().string() << "\" }," << " \"JpegLosslessTransferSyntaxAccepted\": "
         << (options_.acceptCompressed ? "true" : "false") << ", \"JpegTransferSyntaxAccepted\": "

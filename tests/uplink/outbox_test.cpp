@@ -1,4 +1,5 @@
 // The outbox state machine on a real SQLite database.
+#include "discbridge/uplink/cloud.h"
 #include "discbridge/uplink/outbox.h"
 #include "discbridge/uplink/pacs.h"
 
@@ -146,6 +147,37 @@ TEST(DicomUrl, Parses) {
   EXPECT_FALSE(parseDicomUrl("dicom://host:104").ok());
   EXPECT_FALSE(parseDicomUrl("dicom://AE@host:notaport").ok());
   EXPECT_FALSE(parseDicomUrl("dicom://WAY_TOO_LONG_AE_TITLE@host:104").ok());
+}
+
+TEST(StowResponse, OneFailedInstanceDoesNotFailTheBatch) {
+  // PS3.18 STOW-RS response in DICOM JSON: two stored (one with a warning),
+  // one failed with Failure Reason 0xC122 (0x...: final), one out of resources.
+  std::string body = R"({
+    "00081199": {"vr": "SQ", "Value": [
+      {"00081150": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]}, "00081155": {"vr": "UI", "Value": ["1.1"]}},
+      {"00081155": {"vr": "UI", "Value": ["1.2"]}, "00081196": {"vr": "US", "Value": [45056]}}]},
+    "00081198": {"vr": "SQ", "Value": [
+      {"00081155": {"vr": "UI", "Value": ["1.3"]}, "00081197": {"vr": "US", "Value": [49442]}},
+      {"00081155": {"vr": "UI", "Value": ["1.4"]}, "00081197": {"vr": "US", "Value": [42752]}}]}})";
+  auto out = parseStowResponse(body, 202, {"1.1", "1.2", "1.3", "1.4", "1.5"});
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_TRUE(out[0].stored);
+  EXPECT_TRUE(out[1].stored);
+  EXPECT_NE(out[1].reason.find("B000"), std::string::npos);
+  EXPECT_FALSE(out[2].stored);
+  EXPECT_FALSE(out[2].retryable);
+  EXPECT_NE(out[2].reason.find("C122"), std::string::npos);
+  EXPECT_FALSE(out[3].stored);
+  EXPECT_TRUE(out[3].retryable);  // A700: out of resources
+  EXPECT_FALSE(out[4].stored);    // not mentioned: not taken as stored
+}
+
+TEST(StowResponse, StatusAloneWhenTheBodyIsEmpty) {
+  auto ok = parseStowResponse("", 200, {"1.1"});
+  EXPECT_TRUE(ok[0].stored);
+  auto conflict = parseStowResponse("not json", 409, {"1.1"});
+  EXPECT_FALSE(conflict[0].stored);
+  EXPECT_NE(conflict[0].reason.find("409"), std::string::npos);
 }
 
 }  // namespace

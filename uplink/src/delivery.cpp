@@ -2,6 +2,7 @@
 
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <spdlog/spdlog.h>
 
@@ -42,13 +43,16 @@ Result<PassResult> Deliverer::runOnce() {
     if (!rows) return rows.error();
     if (rows->empty()) continue;
     auto dest = resolve_(name);
-    if (!dest) {
+    result.handled += rows->size();
+    if (!dest || (!dest->pacs && !dest->cloud)) {
       (void)outbox_.markFailed(idsOf(*rows), "destination '" + name + "' is not configured");
-      result.handled += rows->size();
       continue;
     }
-    result.handled += rows->size();
-    deliverBatch(*dest, std::move(*rows), result);
+    if (dest->cloud) {
+      deliverCloud(*dest->cloud, std::move(*rows), result);
+    } else {
+      deliverBatch(*dest->pacs, std::move(*rows), result);
+    }
   }
   return result;
 }
@@ -201,18 +205,19 @@ Result<void> Deliverer::chaseCommitments() {
   std::map<std::string, std::vector<DeliveryRow>> byDest;
   for (auto& r : *overdueAll) byDest[r.destination].push_back(std::move(r));
   for (auto& [name, rows] : byDest) {
-    auto dest = resolve_(name);
-    if (!dest) continue;
+    auto resolved = resolve_(name);
+    if (!resolved || !resolved->pacs) continue;
+    const PacsDestination& dest = *resolved->pacs;
     std::vector<DeliveryRow> due;
     std::vector<std::int64_t> givenUp;
     // Only rows whose wait exceeded this destination's own timeout.
-    auto overdue = outbox_.overdueCommitments(dest->commitTimeoutSeconds);
+    auto overdue = outbox_.overdueCommitments(dest.commitTimeoutSeconds);
     if (!overdue) return overdue.error();
     std::set<std::int64_t> late;
     for (const auto& r : *overdue) late.insert(r.id);
     for (auto& r : rows) {
       if (!late.count(r.id)) continue;
-      if (r.attempts >= dest->maxAttempts) {
+      if (r.attempts >= dest.maxAttempts) {
         givenUp.push_back(r.id);
       } else {
         due.push_back(std::move(r));
@@ -222,7 +227,7 @@ Result<void> Deliverer::chaseCommitments() {
       (void)outbox_.markFailed(givenUp, "the PACS stored the instance but never confirmed storage commitment");
     }
     if (due.empty()) continue;
-    auto assoc = PacsAssociation::open(*dest, {});
+    auto assoc = PacsAssociation::open(dest, {});
     if (!assoc) continue;  // asked again on the next pass
     std::string tx = newTransactionUid();
     (void)outbox_.markCommitRequested(idsOf(due), tx);
@@ -232,6 +237,111 @@ Result<void> Deliverer::chaseCommitments() {
     if (asked && !*asked) (void)outbox_.markFinal(idsOf(due), DeliveryState::Delivered);
   }
   return {};
+}
+
+namespace {
+
+// The coerced instance as a Part 10 byte string, for an HTTP body.
+Result<std::string> serialise(DcmFileFormat& ff) {
+  std::vector<char> buf(1 << 20);
+  DcmOutputBufferStream os(buf.data(), static_cast<offile_off_t>(buf.size()));
+  std::string out;
+  E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+  ff.transferInit();
+  OFCondition c = EC_StreamNotifyClient;
+  while (c == EC_StreamNotifyClient) {
+    c = ff.write(os, xfer, EET_ExplicitLength, nullptr);
+    void* p = nullptr;
+    offile_off_t n = 0;
+    os.flushBuffer(p, n);
+    out.append(static_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+  ff.transferEnd();
+  if (c.bad()) return makeError("ENCODE_FAILED", std::string("cannot encode the instance: ") + c.text());
+  return out;
+}
+
+}  // namespace
+
+void Deliverer::deliverCloud(const CloudDestination& dest, std::vector<DeliveryRow> rows, PassResult& result) {
+  std::map<std::int64_t, std::vector<PatientMapping>> plans;
+  for (const auto& r : rows) {
+    if (!plans.count(r.instance.job)) {
+      auto m = outbox_.mappings(r.instance.job);
+      plans[r.instance.job] = m ? *m : std::vector<PatientMapping>{};
+    }
+  }
+  std::map<std::string, std::vector<DeliveryRow>> byStudy;
+  for (auto& r : rows) byStudy[r.instance.studyUid].push_back(std::move(r));
+  StowClient client(dest);
+  for (auto& [study, studyRows] : byStudy) {
+    std::size_t i = 0;
+    while (i < studyRows.size()) {
+      // One batch: bounded by bytes and by count, never a whole study in memory.
+      std::vector<StowPart> parts;
+      std::vector<DeliveryRow*> sent;
+      std::size_t bytes = 0;
+      for (; i < studyRows.size() && parts.size() < dest.batchInstances && bytes < dest.batchBytes; ++i) {
+        auto& r = studyRows[i];
+        const PatientMapping* mapping = nullptr;
+        for (const auto& m : plans[r.instance.job]) {
+          if (m.foreignId == r.instance.foreignPatientId && m.foreignIssuer == r.instance.foreignIssuer) mapping = &m;
+        }
+        DcmFileFormat ff;
+        if (mapping == nullptr) {
+          (void)outbox_.markFailed({r.id}, "no confirmed local patient for patient ID " + r.instance.foreignPatientId);
+          continue;
+        }
+        if (OFCondition c = ff.loadFile(r.instance.spoolPath.c_str()); c.bad()) {
+          (void)outbox_.markFailed({r.id}, "the spooled copy cannot be read: " + std::string(c.text()));
+          continue;
+        }
+        if (auto co = reconcile::applyCoercion(*ff.getDataset(), mapping->plan, reconcile::dicomNow()); !co) {
+          (void)outbox_.markFailed({r.id}, co.error().message);
+          continue;
+        }
+        auto bytesOf = serialise(ff);
+        if (!bytesOf) {
+          (void)outbox_.markFailed({r.id}, bytesOf.error().message);
+          continue;
+        }
+        bytes += bytesOf->size();
+        parts.push_back(StowPart{r.instance.sopInstanceUid, std::move(*bytesOf)});
+        sent.push_back(&r);
+      }
+      if (parts.empty()) continue;
+      std::vector<std::int64_t> ids;
+      for (auto* r : sent) ids.push_back(r->id);
+      auto outcome = client.post(study, parts);
+      parts.clear();
+      if (!outcome) {
+        spdlog::warn("{}: {}", dest.name, outcome.error().message);
+        if (!outcome.error().retryable) {
+          (void)outbox_.markFailed(ids, outcome.error().message);
+        } else if (client.retryAfterSeconds() > 0) {
+          (void)outbox_.markRetryAfter(ids, outcome.error().message, client.retryAfterSeconds(), dest.maxAttempts);
+        } else {
+          (void)outbox_.markRetry(ids, outcome.error().message, dest.maxAttempts);
+        }
+        continue;
+      }
+      std::vector<std::int64_t> ok;
+      for (std::size_t k = 0; k < sent.size(); ++k) {
+        const auto& o = (*outcome)[k];
+        if (o.stored) {
+          ok.push_back(sent[k]->id);
+        } else if (o.retryable) {
+          (void)outbox_.markRetry({sent[k]->id}, o.reason, dest.maxAttempts);
+        } else {
+          (void)outbox_.markFailed({sent[k]->id}, o.reason);
+        }
+      }
+      // STOW-RS has no storage commitment: a stored answer is delivery.
+      (void)outbox_.markFinal(ok, DeliveryState::Delivered);
+      result.stored += ok.size();
+    }
+  }
 }
 
 Result<std::size_t> Deliverer::cleanSpool() {

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS delivery(
   UNIQUE(instance_id, destination));
 CREATE INDEX IF NOT EXISTS delivery_work ON delivery(destination, state, next_attempt);
 CREATE INDEX IF NOT EXISTS delivery_tx ON delivery(transaction_uid);
+CREATE TABLE IF NOT EXISTS url_options(url TEXT PRIMARY KEY, options TEXT NOT NULL);
 )SQL";
 
 std::string col(sqlite3_stmt* s, int i) {
@@ -222,6 +225,8 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path) {
   impl->db.reset(raw);
   if (rc != SQLITE_OK) return makeError("OUTBOX_DATABASE", "cannot open " + path + ": " + sqlite3_errstr(rc));
   sqlite3_busy_timeout(raw, 10000);
+  // Holds patient mappings and URL credentials: the owner's alone.
+  ::chmod(path.c_str(), 0600);
   if (auto r = impl->exec(kSchema); !r) return r.error();
   return std::unique_ptr<Outbox>(new Outbox(std::move(impl)));
 }
@@ -245,6 +250,27 @@ Result<std::int64_t> Outbox::createJob(const JobSpec& spec) {
   });
   if (!r) return r.error();
   return id;
+}
+
+Result<void> Outbox::saveUrlOptions(const std::string& url, const std::string& optionsJson) {
+  return impl_->transaction([&]() -> Result<void> {
+    auto st = impl_->prepare("INSERT INTO url_options(url, options) VALUES (?, ?) ON CONFLICT(url) DO UPDATE SET"
+                             " options = excluded.options");
+    if (!st) return st.error();
+    Impl::bind(st->get(), 1, url);
+    Impl::bind(st->get(), 2, optionsJson);
+    if (sqlite3_step(st->get()) != SQLITE_DONE) return impl_->sqlError("save URL options");
+    return {};
+  });
+}
+
+Result<std::string> Outbox::urlOptions(const std::string& url) {
+  std::lock_guard lock(impl_->mu);
+  auto st = impl_->prepare("SELECT options FROM url_options WHERE url = ?");
+  if (!st) return st.error();
+  Impl::bind(st->get(), 1, url);
+  if (sqlite3_step(st->get()) != SQLITE_ROW) return std::string();
+  return col(st->get(), 0);
 }
 
 Result<void> Outbox::addInstances(std::int64_t job, std::vector<InstanceRow>& rows) {
@@ -405,6 +431,15 @@ Result<void> Outbox::markRetry(const std::vector<std::int64_t>& rows, const std:
       " next_attempt = julianday('now') + min(300, (1 << min(attempts, 8))) / 86400.0, updated = julianday('now')"
       " WHERE id = ?",
       {std::to_string(maxAttempts), error});
+}
+
+Result<void> Outbox::markRetryAfter(const std::vector<std::int64_t>& rows, const std::string& error, int seconds,
+                                    int maxAttempts) {
+  return impl_->updateRows(
+      rows,
+      "UPDATE delivery SET state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END, last_error = ?,"
+      " next_attempt = julianday('now') + ? / 86400.0, updated = julianday('now') WHERE id = ?",
+      {std::to_string(maxAttempts), error, std::to_string(seconds)});
 }
 
 Result<void> Outbox::markFailed(const std::vector<std::int64_t>& rows, const std::string& error) {

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "discbridge/ingest/result.h"
-#include "discbridge/uplink/pacs.h"
+#include "discbridge/uplink/delivery.h"
 
 namespace discbridge::kiosk {
 
@@ -54,7 +54,10 @@ struct DeliveryConfig {
   std::string outboxDb;   // empty: <data_dir>/outbox.sqlite
   std::string aeTitle = "DISCBRIDGE";  // our calling AE and storage commitment AE
   int listenerPort = 11113;            // storage commitment reports
-  std::map<std::string, uplink::PacsDestination> pacs;  // [destinations.NAME], type = "dicom"
+  std::map<std::string, uplink::PacsDestination> pacs;    // [destinations.NAME], type = "dicom"
+  std::map<std::string, uplink::CloudDestination> cloud;  // [destinations.NAME], type = "dicomweb"
+  // For --to https://... without a configuration entry.
+  std::string urlCaFile, urlUser, urlToken;
 };
 
 struct Config {
@@ -71,8 +74,8 @@ struct Config {
   std::string mpiDatabase() const { return mpi.database.empty() ? dataDir + "/mpi.sqlite" : mpi.database; }
   std::string spoolDir() const { return delivery.spoolDir.empty() ? dataDir + "/spool" : delivery.spoolDir; }
   std::string outboxDb() const { return delivery.outboxDb.empty() ? dataDir + "/outbox.sqlite" : delivery.outboxDb; }
-  // A destination by name, or a dicom:// / dicoms:// URL.
-  Result<uplink::PacsDestination> destination(const std::string& nameOrUrl) const;
+  // A destination by name, or a dicom://, dicoms:// or https:// URL.
+  Result<uplink::Destination> destination(const std::string& nameOrUrl) const;
 };
 
 struct ConfigSources {

@@ -7,13 +7,19 @@
 #include <optional>
 #include <string>
 
+#include "discbridge/uplink/cloud.h"
 #include "discbridge/uplink/outbox.h"
 #include "discbridge/uplink/pacs.h"
 #include "discbridge/uplink/spool.h"
 
 namespace discbridge::uplink {
 
-using DestinationResolver = std::function<std::optional<PacsDestination>(const std::string& name)>;
+// A named destination is a PACS (DICOM) or a cloud (DICOMweb STOW-RS).
+struct Destination {
+  std::optional<PacsDestination> pacs;
+  std::optional<CloudDestination> cloud;
+};
+using DestinationResolver = std::function<std::optional<Destination>(const std::string& name)>;
 
 struct PassResult {
   std::size_t handled = 0;
@@ -34,6 +40,7 @@ class Deliverer {
 
  private:
   void deliverBatch(const PacsDestination& dest, std::vector<DeliveryRow> rows, PassResult& result);
+  void deliverCloud(const CloudDestination& dest, std::vector<DeliveryRow> rows, PassResult& result);
   Outbox& outbox_;
   Spool& spool_;
   DestinationResolver resolve_;

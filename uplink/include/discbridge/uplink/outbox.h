@@ -69,6 +69,11 @@ class Outbox {
   ~Outbox();
 
   Result<std::int64_t> createJob(const JobSpec& spec);
+  // Options given on the command line for a URL destination (CA file,
+  // credentials), kept so that `serve` can deliver after a restart. The
+  // database lives in the data directory, readable by the service only.
+  Result<void> saveUrlOptions(const std::string& url, const std::string& optionsJson);
+  Result<std::string> urlOptions(const std::string& url);
   Result<void> addInstances(std::int64_t job, std::vector<InstanceRow>& rows);
   // Instances whose spool copies are on disk: their delivery rows (one per
   // destination) are created, so delivery can start while spooling goes on.
@@ -88,6 +93,9 @@ class Outbox {
   // A transient failure: back to the queue after a backoff, or failed for
   // good once maxAttempts is reached.
   Result<void> markRetry(const std::vector<std::int64_t>& rows, const std::string& error, int maxAttempts);
+  // A transient failure with the server's own wait (HTTP Retry-After).
+  Result<void> markRetryAfter(const std::vector<std::int64_t>& rows, const std::string& error, int seconds,
+                              int maxAttempts);
   Result<void> markFailed(const std::vector<std::int64_t>& rows, const std::string& error);
   // Storage commitment result for a transaction.
   Result<void> commitmentResult(const std::string& transactionUid, const std::vector<std::string>& committedSopUids,
