@@ -149,7 +149,7 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
       } else {
         uplink::CloudDestination c;
         c.name = name;
-        int batchMb = 32;
+        int batchMb = 12;
         int batchInstances = 50;
         int timeout = 120;
         auto rc = all({readString(*t, "url", c.baseUrl), readString(*t, "auth", c.auth, {"none", "basic", "bearer", "oauth2"}),
@@ -160,7 +160,8 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
                        readString(*t, "cert_file", c.certFile), readString(*t, "key_file", c.keyFile),
                        readNumber(*t, "batch_mb", batchMb, 1, 1024), readNumber(*t, "batch_instances", batchInstances, 1, 10000),
                        readNumber(*t, "timeout_seconds", timeout, 1, 3600), readBool(*t, "http2", c.http2),
-                       readNumber(*t, "max_attempts", c.maxAttempts, 1, 1000)});
+                       readNumber(*t, "max_attempts", c.maxAttempts, 1, 1000),
+                       readNumber(*t, "connections", c.connections, 1, 3)});
         if (!rc) return Error{rc.error().code, "[destinations." + name + "] " + rc.error().message, false};
         if (c.baseUrl.rfind("https://", 0) != 0 && c.baseUrl.rfind("http://", 0) != 0) {
           return makeError("CONFIG_INVALID", "[destinations." + name + "] url must be an http(s):// DICOMweb base URL");

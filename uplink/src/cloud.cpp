@@ -210,7 +210,7 @@ StowClient::~StowClient() = default;
 
 int StowClient::retryAfterSeconds() const { return impl_->retryAfter; }
 
-Result<std::vector<StowOutcome>> StowClient::post(const std::string& studyUid, const std::vector<StowPart>& parts) {
+Result<std::vector<StowOutcome>> StowClient::post(const std::string& studyUid, std::vector<StowPart> parts) {
   impl_->retryAfter = 0;
   std::random_device rd;
   std::string boundary = "DiscBridge-" + std::to_string(rd()) + "-" + std::to_string(rd());
@@ -218,14 +218,15 @@ Result<std::vector<StowOutcome>> StowClient::post(const std::string& studyUid, c
   std::size_t total = 0;
   for (const auto& p : parts) total += p.bytes.size() + 128;
   body.reserve(total + 64);
-  for (const auto& p : parts) {
+  std::vector<std::string> uids;
+  for (auto& p : parts) {
     body += "--" + boundary + "\r\nContent-Type: application/dicom\r\n\r\n";
     body += p.bytes;
     body += "\r\n";
+    uids.push_back(p.sopInstanceUid);
+    std::string().swap(p.bytes);
   }
   body += "--" + boundary + "--\r\n";
-  std::vector<std::string> uids;
-  for (const auto& p : parts) uids.push_back(p.sopInstanceUid);
   std::string base = impl_->dest.baseUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string url = base + "/studies" + (studyUid.empty() ? "" : "/" + studyUid);

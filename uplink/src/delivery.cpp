@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -274,74 +275,89 @@ void Deliverer::deliverCloud(const CloudDestination& dest, std::vector<DeliveryR
   }
   std::map<std::string, std::vector<DeliveryRow>> byStudy;
   for (auto& r : rows) byStudy[r.instance.studyUid].push_back(std::move(r));
-  StowClient client(dest);
-  for (auto& [study, studyRows] : byStudy) {
-    std::size_t i = 0;
-    while (i < studyRows.size()) {
-      // One batch: bounded by bytes and by count, never a whole study in memory.
-      std::vector<StowPart> parts;
-      std::vector<DeliveryRow*> sent;
-      std::size_t bytes = 0;
-      for (; i < studyRows.size() && parts.size() < dest.batchInstances && bytes < dest.batchBytes; ++i) {
-        auto& r = studyRows[i];
-        const PatientMapping* mapping = nullptr;
-        for (const auto& m : plans[r.instance.job]) {
-          if (m.foreignId == r.instance.foreignPatientId && m.foreignIssuer == r.instance.foreignIssuer) mapping = &m;
+  // Each connection takes every k-th batch-sized slice of every study.
+  const std::size_t k = static_cast<std::size_t>(std::clamp(dest.connections, 1, 3));
+  std::mutex mu;
+  auto work = [&](std::size_t lane) {
+    StowClient client(dest);
+    for (auto& [study, studyRows] : byStudy) {
+      std::size_t i = 0;
+      std::size_t slice = 0;
+      while (i < studyRows.size()) {
+        // One batch: bounded by bytes and by count, never a whole study in memory.
+        std::size_t begin = i;
+        std::size_t bytes = 0;
+        while (i < studyRows.size() && i - begin < dest.batchInstances && bytes < dest.batchBytes) {
+          bytes += studyRows[i].instance.size;
+          ++i;
         }
-        DcmFileFormat ff;
-        if (mapping == nullptr) {
-          (void)outbox_.markFailed({r.id}, "no confirmed local patient for patient ID " + r.instance.foreignPatientId);
+        if (slice++ % k != lane) continue;
+        std::vector<StowPart> parts;
+        std::vector<DeliveryRow*> sent;
+        for (std::size_t j = begin; j < i; ++j) {
+          auto& r = studyRows[j];
+          const PatientMapping* mapping = nullptr;
+          for (const auto& m : plans[r.instance.job]) {
+            if (m.foreignId == r.instance.foreignPatientId && m.foreignIssuer == r.instance.foreignIssuer) mapping = &m;
+          }
+          DcmFileFormat ff;
+          if (mapping == nullptr) {
+            (void)outbox_.markFailed({r.id}, "no confirmed local patient for patient ID " + r.instance.foreignPatientId);
+            continue;
+          }
+          if (OFCondition c = ff.loadFile(r.instance.spoolPath.c_str()); c.bad()) {
+            (void)outbox_.markFailed({r.id}, "the spooled copy cannot be read: " + std::string(c.text()));
+            continue;
+          }
+          if (auto co = reconcile::applyCoercion(*ff.getDataset(), mapping->plan, reconcile::dicomNow()); !co) {
+            (void)outbox_.markFailed({r.id}, co.error().message);
+            continue;
+          }
+          auto bytesOf = serialise(ff);
+          if (!bytesOf) {
+            (void)outbox_.markFailed({r.id}, bytesOf.error().message);
+            continue;
+          }
+          parts.push_back(StowPart{r.instance.sopInstanceUid, std::move(*bytesOf)});
+          sent.push_back(&r);
+        }
+        if (parts.empty()) continue;
+        std::vector<std::int64_t> ids;
+        for (auto* r : sent) ids.push_back(r->id);
+        auto outcome = client.post(study, std::move(parts));
+        if (!outcome) {
+          spdlog::warn("{}: {}", dest.name, outcome.error().message);
+          if (!outcome.error().retryable) {
+            (void)outbox_.markFailed(ids, outcome.error().message);
+          } else if (client.retryAfterSeconds() > 0) {
+            (void)outbox_.markRetryAfter(ids, outcome.error().message, client.retryAfterSeconds(), dest.maxAttempts);
+          } else {
+            (void)outbox_.markRetry(ids, outcome.error().message, dest.maxAttempts);
+          }
           continue;
         }
-        if (OFCondition c = ff.loadFile(r.instance.spoolPath.c_str()); c.bad()) {
-          (void)outbox_.markFailed({r.id}, "the spooled copy cannot be read: " + std::string(c.text()));
-          continue;
+        std::vector<std::int64_t> ok;
+        for (std::size_t n = 0; n < sent.size(); ++n) {
+          const auto& o = (*outcome)[n];
+          if (o.stored) {
+            ok.push_back(sent[n]->id);
+          } else if (o.retryable) {
+            (void)outbox_.markRetry({sent[n]->id}, o.reason, dest.maxAttempts);
+          } else {
+            (void)outbox_.markFailed({sent[n]->id}, o.reason);
+          }
         }
-        if (auto co = reconcile::applyCoercion(*ff.getDataset(), mapping->plan, reconcile::dicomNow()); !co) {
-          (void)outbox_.markFailed({r.id}, co.error().message);
-          continue;
-        }
-        auto bytesOf = serialise(ff);
-        if (!bytesOf) {
-          (void)outbox_.markFailed({r.id}, bytesOf.error().message);
-          continue;
-        }
-        bytes += bytesOf->size();
-        parts.push_back(StowPart{r.instance.sopInstanceUid, std::move(*bytesOf)});
-        sent.push_back(&r);
+        // STOW-RS has no storage commitment: a stored answer is delivery.
+        (void)outbox_.markFinal(ok, DeliveryState::Delivered);
+        std::lock_guard lock(mu);
+        result.stored += ok.size();
       }
-      if (parts.empty()) continue;
-      std::vector<std::int64_t> ids;
-      for (auto* r : sent) ids.push_back(r->id);
-      auto outcome = client.post(study, parts);
-      parts.clear();
-      if (!outcome) {
-        spdlog::warn("{}: {}", dest.name, outcome.error().message);
-        if (!outcome.error().retryable) {
-          (void)outbox_.markFailed(ids, outcome.error().message);
-        } else if (client.retryAfterSeconds() > 0) {
-          (void)outbox_.markRetryAfter(ids, outcome.error().message, client.retryAfterSeconds(), dest.maxAttempts);
-        } else {
-          (void)outbox_.markRetry(ids, outcome.error().message, dest.maxAttempts);
-        }
-        continue;
-      }
-      std::vector<std::int64_t> ok;
-      for (std::size_t k = 0; k < sent.size(); ++k) {
-        const auto& o = (*outcome)[k];
-        if (o.stored) {
-          ok.push_back(sent[k]->id);
-        } else if (o.retryable) {
-          (void)outbox_.markRetry({sent[k]->id}, o.reason, dest.maxAttempts);
-        } else {
-          (void)outbox_.markFailed({sent[k]->id}, o.reason);
-        }
-      }
-      // STOW-RS has no storage commitment: a stored answer is delivery.
-      (void)outbox_.markFinal(ok, DeliveryState::Delivered);
-      result.stored += ok.size();
     }
-  }
+  };
+  std::vector<std::thread> lanes;
+  for (std::size_t lane = 1; lane < k; ++lane) lanes.emplace_back(work, lane);
+  work(0);
+  for (auto& t : lanes) t.join();
 }
 
 Result<std::size_t> Deliverer::cleanSpool() {

@@ -19,11 +19,12 @@ struct CloudDestination {
   std::string tokenUrl, clientId, clientSecret, scope;  // oauth2 client credentials
   std::string caFile;          // verification is always on; this adds a CA bundle
   std::string certFile, keyFile;  // client certificate (mutual TLS)
-  std::size_t batchBytes = 32u << 20;
+  std::size_t batchBytes = 12u << 20;  // per request; with 2 connections about 50 MB held at most
   std::size_t batchInstances = 50;
   int timeoutSeconds = 120;
   bool http2 = false;
   int maxAttempts = 20;
+  int connections = 2;  // parallel persistent connections (1 to 3)
 };
 
 // One instance's outcome in a STOW-RS response.
@@ -46,7 +47,9 @@ class StowClient {
   // POSTs one multipart/related batch to {base}/studies/{studyUid}. A
   // transport or HTTP failure of the whole batch is an Error (retryable or
   // not); otherwise one outcome per part.
-  Result<std::vector<StowOutcome>> post(const std::string& studyUid, const std::vector<StowPart>& parts);
+  // The parts are moved into the request body as it is built, so a batch is
+  // held in memory once.
+  Result<std::vector<StowOutcome>> post(const std::string& studyUid, std::vector<StowPart> parts);
   int retryAfterSeconds() const;  // from the last 429/503, 0 if none
 
  private:
