@@ -171,5 +171,36 @@ TEST_F(CloudTest, ServerDownThenBack) {
   EXPECT_EQ(count(status.json["jobs"].back(), "delivered"), 5) << status.out;
 }
 
+TEST_F(CloudTest, ServerStoppedMidUploadAndRestarted) {
+  std::string bin = env("DISCBRIDGE_BIN");
+  std::ofstream(home_ / "discbridge.toml") << "[delivery]\nlistener_port = " << freePort() << "\n";
+  std::string cfg = (home_ / "discbridge.toml").string();
+  std::string data = home_.string();
+  std::string to = url();
+  std::string ca = nginx_->caFile();
+  std::string source = disc("series300");
+  pid_t imp = ::fork();
+  if (imp == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen((home_ / "import.log").c_str(), "w", stderr);
+    ::execl(bin.c_str(), bin.c_str(), "--data-dir", data.c_str(), "--config", cfg.c_str(), "import", source.c_str(),
+            "--patient", "EXT300=100001", "--to", to.c_str(), "--ca-file", ca.c_str(), "--token", "tok123", "--wait",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < end && instances() < 30) std::this_thread::sleep_for(20ms);
+  orthanc_->stop();  // in the middle of a batch, as far as the client can tell
+  std::this_thread::sleep_for(2s);
+  std::string err;
+  ASSERT_TRUE(orthanc_->restart(err)) << err;
+  int status = 0;
+  ::waitpid(imp, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(instances(), 300u);  // every instance, each once
+  auto st = cli({"outbox", "status", "--json"});
+  EXPECT_EQ(count(st.json["jobs"].back(), "delivered"), 300) << st.out;
+}
+
 }  // namespace
 }  // namespace discbridge::test
