@@ -103,6 +103,14 @@ TEST_F(CloudTest, OAuth2ClientCredentialsFromConfiguration) {
   EXPECT_EQ(instances(), 5u);
 }
 
+TEST_F(CloudTest, HttpBasicAuthentication) {
+  auto r = cli({"import", disc("good.iso"), "--patient", "EXT123=100001", "--to", url("127.0.0.1", "/basic"), "--ca-file",
+                nginx_->caFile(), "--user", "kiosk:pw", "--wait", "--json"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(count(r.json, "delivered"), 5);
+  EXPECT_EQ(instances(), 5u);
+}
+
 TEST_F(CloudTest, UnknownCaAndHostNameMismatchAreRefused) {
   auto ca = cli({"import", disc("good.iso"), "--patient", "EXT123=100001", "--to", url(), "--ca-file",
                  nginx_->otherCaFile(), "--token", "tok123", "--wait", "--json"});

@@ -64,6 +64,9 @@ class NginxServer {
         << "  location /bearer/ {\n   if ($http_authorization != \"Bearer tok123\") { return 401; }\n"
         << "   if (-f " << d << "/busy) { add_header Retry-After 1 always; return 503; }\n"
         << "   proxy_pass " << up << ";\n  }\n"
+        // HTTP basic: user "kiosk", password "pw".
+        << "  location /basic/ {\n   if ($http_authorization != \"Basic a2lvc2s6cHc=\") { return 401; }\n"
+        << "   proxy_pass " << up << ";\n  }\n"
         << "  location / { proxy_pass " << up << "; }\n"
         << " }\n}\n";
     pid_ = ::fork();

@@ -172,6 +172,24 @@ TEST(StowResponse, OneFailedInstanceDoesNotFailTheBatch) {
   EXPECT_FALSE(out[4].stored);    // not mentioned: not taken as stored
 }
 
+TEST(StowResponse, NativeDicomModelXml) {
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?>
+<NativeDicomModel>
+ <DicomAttribute tag="00081190" vr="UR" keyword="RetrieveURL"><Value number="1">http://x</Value></DicomAttribute>
+ <DicomAttribute tag="00081199" vr="SQ" keyword="ReferencedSOPSequence">
+  <Item number="1"><DicomAttribute tag="00081155" vr="UI" keyword="ReferencedSOPInstanceUID"><Value number="1">1.1</Value></DicomAttribute></Item>
+ </DicomAttribute>
+ <DicomAttribute tag="00081198" vr="SQ" keyword="FailedSOPSequence">
+  <Item number="1"><DicomAttribute tag="00081155" vr="UI"><Value number="1">1.2</Value></DicomAttribute>
+   <DicomAttribute tag="00081197" vr="US"><Value number="1">272</Value></DicomAttribute></Item>
+ </DicomAttribute>
+</NativeDicomModel>)";
+  auto out = parseStowResponse(xml, 202, {"1.1", "1.2"});
+  EXPECT_TRUE(out[0].stored);
+  EXPECT_FALSE(out[1].stored);
+  EXPECT_NE(out[1].reason.find("0110"), std::string::npos);
+}
+
 TEST(StowResponse, StatusAloneWhenTheBodyIsEmpty) {
   auto ok = parseStowResponse("", 200, {"1.1"});
   EXPECT_TRUE(ok[0].stored);

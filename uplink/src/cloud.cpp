@@ -75,11 +75,67 @@ std::string numberOf(const json& item, const char* tag) {
 
 }  // namespace
 
+namespace {
+
+// The native DICOM model in XML (PS3.19): the same sequences as the JSON form,
+// read without an XML library: every <DicomAttribute tag="..."> element of
+// the two sequences, with the Value of its SOP Instance UID and reasons.
+json xmlToJson(const std::string& xml) {
+  json out = json::object();
+  auto attrEnd = [&](std::size_t from) { return xml.find("</DicomAttribute>", from); };
+  auto valueOf = [&](std::size_t from, std::size_t to) -> std::string {
+    auto v = xml.find("<Value", from);
+    if (v == std::string::npos || v > to) return {};
+    auto gt = xml.find('>', v);
+    auto lt = xml.find("</Value>", gt);
+    if (gt == std::string::npos || lt == std::string::npos || lt > to) return {};
+    return xml.substr(gt + 1, lt - gt - 1);
+  };
+  for (const char* seqTag : {"00081199", "00081198"}) {
+    auto seq = xml.find(std::string("tag=\"") + seqTag + "\"");
+    if (seq == std::string::npos) continue;
+    json items = json::array();
+    std::size_t pos = seq;
+    // Items of the sequence: each <Item> up to </Item>.
+    while (true) {
+      auto item = xml.find("<Item", pos);
+      if (item == std::string::npos) break;
+      auto itemEnd = xml.find("</Item>", item);
+      if (itemEnd == std::string::npos) break;
+      // Stop at the end of this sequence (the next top-level sequence starts later).
+      auto otherSeq = xml.find(std::string("tag=\"") + (std::string(seqTag) == "00081199" ? "00081198" : "00081199") + "\"", seq);
+      if (otherSeq != std::string::npos && otherSeq > seq && item > otherSeq) break;
+      json entry = json::object();
+      for (const char* tag : {"00081155", "00081196", "00081197"}) {
+        auto a = xml.find(std::string("tag=\"") + tag + "\"", item);
+        if (a == std::string::npos || a > itemEnd) continue;
+        std::string v = valueOf(a, std::min(attrEnd(a), itemEnd));
+        if (v.empty()) continue;
+        if (std::string(tag) == "00081155") {
+          entry[tag] = {{"Value", json::array({v})}};
+        } else {
+          try {
+            entry[tag] = {{"Value", json::array({std::stoll(v)})}};
+          } catch (...) {
+          }
+        }
+      }
+      items.push_back(entry);
+      pos = itemEnd + 7;
+    }
+    out[seqTag] = {{"Value", items}};
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<StowOutcome> parseStowResponse(const std::string& body, long httpStatus,
                                            const std::vector<std::string>& uids) {
   std::vector<StowOutcome> out;
   for (const auto& u : uids) out.push_back(StowOutcome{u, false, false, ""});
-  auto j = json::parse(body, nullptr, false);
+  auto first = body.find_first_not_of(" \t\r\n");
+  auto j = first != std::string::npos && body[first] == '<' ? xmlToJson(body) : json::parse(body, nullptr, false);
   if (j.is_array() && !j.empty()) j = j[0];
   auto find = [&](const std::string& uid) -> StowOutcome* {
     for (auto& o : out) {
