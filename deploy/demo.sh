@@ -25,10 +25,18 @@ cat > "$out/demo-pacs/orthanc.json" <<JSON
   "AuthenticationEnabled": false, "DicomAlwaysAllowStore": true, "DicomAlwaysAllowFind": true,
   "DicomModalities": { "discbridge": ["DISCBRIDGE", "127.0.0.1", 11113] } }
 JSON
-pkill -f "$out/demo-pacs/orthanc.json" 2>/dev/null || true
+# A PACS left running by an earlier demo is stopped first, and waited for.
+if pkill -f "demo-pacs/orthanc.json" 2>/dev/null; then
+  for _ in $(seq 100); do pgrep -f "demo-pacs/orthanc.json" >/dev/null || break; sleep 0.1; done
+fi
+if curl -sf "http://127.0.0.1:$http_port/system" >/dev/null 2>&1; then
+  echo "demo: port $http_port is taken by another server; stop it first" >&2
+  exit 1
+fi
 /usr/sbin/Orthanc "$out/demo-pacs/orthanc.json" > "$out/demo-pacs/orthanc.log" 2>&1 &
 echo "$!" > "$out/demo-pacs/orthanc.pid"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/system" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/system" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$http_port/system" >/dev/null || { echo "demo: Orthanc did not start, see $out/demo-pacs/orthanc.log" >&2; exit 1; }
 
 ./build/tests/make_fixtures sample "$out" >/dev/null
 echo "== 1. The disc: discbridge scan out/sample.iso"
