@@ -190,7 +190,9 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     // A small first chunk lets the first association open early.
     const std::size_t chunk = k < 64 ? 16 : 128;
     if (batch.size() >= chunk || batchBytes >= (48u << 20) || k + 1 == selected.size()) {
-      auto synced = (*service)->spool().sync();
+      std::vector<std::string> paths;
+      for (const auto& b : batch) paths.push_back(b.spoolPath);
+      auto synced = (*service)->spool().sync(paths);
       Result<void> added = synced ? outbox.addInstances(*job, batch) : synced;
       Result<void> queued = added ? outbox.queueInstances(*job, batch) : added;
       if (!queued) {

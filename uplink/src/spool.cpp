@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "discbridge/ingest/part10.h"
@@ -55,12 +56,24 @@ Result<std::string> Spool::sha256File(const std::string& path) {
   return out;
 }
 
-Result<void> Spool::sync() {
-  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return makeError("SPOOL_WRITE", "cannot open the spool directory " + root_);
-  int rc = ::syncfs(fd);
-  ::close(fd);
-  if (rc != 0) return makeError("SPOOL_WRITE", "the spool cannot be flushed to disk");
+Result<void> Spool::sync(const std::vector<std::string>& paths) {
+  std::set<std::string> dirs;
+  for (const auto& p : paths) {
+    int fd = ::open(p.c_str(), O_RDONLY);
+    if (fd < 0 || ::fdatasync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return makeError("SPOOL_WRITE", "spool file " + p + " cannot be flushed to disk");
+    }
+    ::close(fd);
+    dirs.insert(fs::path(p).parent_path().string());
+  }
+  for (const auto& d : dirs) {  // the renames that made the files visible
+    int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
   return {};
 }
 

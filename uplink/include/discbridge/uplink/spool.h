@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "discbridge/ingest/content.h"
 #include "discbridge/ingest/medium.h"
@@ -26,8 +27,9 @@ class Spool {
   // returns; otherwise call sync() before anything relies on the copy.
   Result<SpooledInstance> add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job,
                               bool durable = true);
-  // Flushes everything written to the spool's file system (one syncfs).
-  Result<void> sync();
+  // Flushes the given spool files and their directories to disk (only ours:
+  // a PACS on the same file system is not made to flush its own writes).
+  Result<void> sync(const std::vector<std::string>& paths);
   // Checks a spooled file against its recorded digest.
   static Result<void> verify(const std::string& path, const std::string& sha256);
   static Result<std::string> sha256File(const std::string& path);
