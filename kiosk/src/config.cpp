@@ -140,6 +140,7 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
                     readString(*t, "key_file", d.keyFile), readNumber(*t, "timeout_seconds", d.timeoutSeconds, 1, 3600),
                     readNumber(*t, "associations", d.associations, 1, 16),
                     readBool(*t, "storage_commitment", d.storageCommitment),
+                    readBool(*t, "commitment_on_association", d.commitmentOnAssociation),
                     readNumber(*t, "commit_timeout_seconds", d.commitTimeoutSeconds, 1, 86400),
                     readNumber(*t, "max_attempts", d.maxAttempts, 1, 1000), readBool(*t, "tcp_nodelay", d.tcpNoDelay),
                     readBool(*t, "tcp_quickack", d.tcpQuickAck)});

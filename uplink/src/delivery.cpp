@@ -130,6 +130,7 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
     }
     std::vector<DeliveryRow> stored;  // not yet asked to commit
     std::size_t storedTotal = 0;
+    std::vector<std::string> asked;  // transactions requested on this association
     // Commitment is asked for in groups, so the PACS's reports for the first
     // groups come back while the rest is still being sent.
     auto commitGroup = [&] {
@@ -142,12 +143,14 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       } else {
         std::vector<SopRef> refs;
         for (const auto& r : stored) refs.push_back(refOf(r));
-        auto asked = (*assoc)->requestCommitment(tx, refs);
-        if (asked && !*asked) {
+        auto requested = (*assoc)->requestCommitment(tx, refs);
+        if (requested && !*requested) {
           // Not negotiated: a successful C-STORE is all this PACS offers.
           (void)outbox_.markFinal(idsOf(stored), DeliveryState::Delivered);
-        } else if (!asked) {
-          spdlog::warn("{}: {}", dest.name, asked.error().message);  // chased later
+        } else if (!requested) {
+          spdlog::warn("{}: {}", dest.name, requested.error().message);  // chased later
+        } else {
+          asked.push_back(tx);
         }
       }
       stored.clear();
@@ -190,6 +193,28 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       }
     }
     commitGroup();
+    // Some PACS report on this association before releasing it; others open
+    // one to our listener. Wait briefly for either, whichever comes.
+    if (!dest.commitmentOnAssociation) asked.clear();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto answered = [&] {
+      std::erase_if(asked, [&](const std::string& tx) {
+        auto n = outbox_.awaitingCommitment(tx);
+        return n && *n == 0;
+      });
+      return asked.empty();
+    };
+    while (!asked.empty() && std::chrono::steady_clock::now() < deadline) {
+      // The listener usually has the report within a few hundred ms; only
+      // then is the association itself listened on (DCMTK waits whole seconds).
+      for (int i = 0; i < 35 && !answered(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (asked.empty()) break;
+      if (auto report = (*assoc)->awaitReport(1)) {
+        spdlog::info("{}: storage commitment report on the association: {} committed, {} failed", dest.name,
+                     report->committed.size(), report->failed.size());
+        (void)outbox_.commitmentResult(report->transactionUid, report->committed, report->failed);
+      }
+    }
     std::lock_guard lock(mu);
     result.stored += storedTotal;
     spdlog::info("{}: {} instances stored on one association after {:.2f} s", dest.name, storedTotal, elapsed());

@@ -482,6 +482,15 @@ Result<void> Outbox::commitmentResult(const std::string& transactionUid, const s
   });
 }
 
+Result<std::int64_t> Outbox::awaitingCommitment(const std::string& transactionUid) {
+  std::lock_guard lock(impl_->mu);
+  auto st = impl_->prepare("SELECT count(*) FROM delivery WHERE transaction_uid = ? AND state = 'stored'");
+  if (!st) return st.error();
+  Impl::bind(st->get(), 1, transactionUid);
+  sqlite3_step(st->get());
+  return sqlite3_column_int64(st->get(), 0);
+}
+
 Result<std::vector<DeliveryRow>> Outbox::overdueCommitments(int olderThanSeconds) {
   std::lock_guard lock(impl_->mu);
   auto st = impl_->prepare(std::string("SELECT ") + kRowColumns +

@@ -335,6 +335,25 @@ Result<bool> PacsAssociation::requestCommitment(const std::string& transactionUi
   return true;
 }
 
+std::optional<PacsAssociation::CommitReport> PacsAssociation::awaitReport(int timeoutSeconds) {
+  DcmDataset* ds = nullptr;
+  Uint16 eventType = 0;
+  OFCondition c = impl_->scu.handleEVENTREPORTRequest(ds, eventType, timeoutSeconds);
+  std::unique_ptr<DcmDataset> owned(ds);
+  if (c.bad() || !owned) return std::nullopt;
+  CommitReport r;
+  r.transactionUid = get(*owned, DCM_TransactionUID);
+  auto collect = [&](const DcmTagKey& key, std::vector<std::string>& out) {
+    DcmSequenceOfItems* seq = nullptr;
+    if (owned->findAndGetSequence(key, seq).good() && seq != nullptr) {
+      for (unsigned long i = 0; i < seq->card(); ++i) out.push_back(get(*seq->getItem(i), DCM_ReferencedSOPInstanceUID));
+    }
+  };
+  collect(DCM_ReferencedSOPSequence, r.committed);
+  collect(DCM_FailedSOPSequence, r.failed);
+  return r;
+}
+
 // ---- the N-EVENT-REPORT listener ----
 
 namespace {

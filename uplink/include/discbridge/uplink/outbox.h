@@ -100,6 +100,8 @@ class Outbox {
   // Storage commitment result for a transaction.
   Result<void> commitmentResult(const std::string& transactionUid, const std::vector<std::string>& committedSopUids,
                                 const std::vector<std::string>& failedSopUids);
+  // How many rows of a transaction still wait for the PACS's report.
+  Result<std::int64_t> awaitingCommitment(const std::string& transactionUid);
   // Stored rows whose commitment did not come within the timeout.
   Result<std::vector<DeliveryRow>> overdueCommitments(int olderThanSeconds);
   // A new storage commitment request for stored rows (counts as an attempt).

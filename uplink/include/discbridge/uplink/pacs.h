@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct PacsDestination {
   int associations = 3;  // parallel associations per destination (measured best here: docs/delivery.md)
   bool storageCommitment = true;
   int commitTimeoutSeconds = 60;
+  // Listen for the N-EVENT-REPORT on the storing association before releasing
+  // it (for a PACS that reports there). Off by default: Orthanc reports on a
+  // new association to our listener, and waiting here delays that report.
+  bool commitmentOnAssociation = false;
   int maxAttempts = 20;  // with backoff capped at 5 min: over an hour of retrying
   bool tcpNoDelay = true;   // disable Nagle on our sockets
   bool tcpQuickAck = true;  // re-armed after every read (Linux)
@@ -66,6 +71,14 @@ class PacsAssociation {
   Result<std::set<std::string>> present(const std::string& studyUid);
   // false when the PACS did not accept storage commitment.
   Result<bool> requestCommitment(const std::string& transactionUid, const std::vector<SopRef>& refs);
+
+  struct CommitReport {
+    std::string transactionUid;
+    std::vector<std::string> committed, failed;
+  };
+  // A storage commitment report the PACS sends on this association (some
+  // do; others open one to our listener). nullopt when none came in time.
+  std::optional<CommitReport> awaitReport(int timeoutSeconds);
 
  private:
   struct Impl;
