@@ -50,6 +50,20 @@ inline CliResult runCli(const std::vector<std::string>& args, bool parseJson = t
   return r;
 }
 
+// A generated fixture (disc image or folder) by name.
+inline std::string disc(const std::string& name) { return env("DISCBRIDGE_FIXTURES") + "/" + name; }
+
+// GET on a local HTTP server (Orthanc's REST API), parsed as JSON.
+inline nlohmann::json httpGet(int port, const std::string& path) {
+  FILE* p = popen(("curl -sf http://127.0.0.1:" + std::to_string(port) + path).c_str(), "r");
+  std::string out;
+  char buf[65536];
+  std::size_t n = 0;
+  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (p) pclose(p);
+  return nlohmann::json::parse(out, nullptr, false);
+}
+
 inline std::size_t countCode(const nlohmann::json& report, const std::string& code) {
   std::size_t n = 0;
   for (const auto& f : report["findings"]) n += f["code"] == code ? 1 : 0;

@@ -17,18 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string disc(const std::string& name) { return env("DISCBRIDGE_FIXTURES") + "/" + name; }
-
-nlohmann::json httpGet(int port, const std::string& path) {
-  FILE* p = popen(("curl -sf http://127.0.0.1:" + std::to_string(port) + path).c_str(), "r");
-  std::string out;
-  char buf[65536];
-  std::size_t n = 0;
-  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (p) pclose(p);
-  return nlohmann::json::parse(out, nullptr, false);
-}
-
 class CloudTest : public ::testing::Test {
  protected:
   void SetUp() override {

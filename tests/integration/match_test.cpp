@@ -15,8 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string disc(const std::string& name) { return env("DISCBRIDGE_FIXTURES") + "/" + name; }
-
 class MatchTest : public ::testing::Test {
  protected:
   void SetUp() override {

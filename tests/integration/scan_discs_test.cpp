@@ -14,8 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string disc(const std::string& name) { return env("DISCBRIDGE_FIXTURES") + "/" + name; }
-
 nlohmann::json scanOk(const std::string& name, int expectedStatus = 0) {
   auto r = runCli({"scan", disc(name), "--json"});
   EXPECT_EQ(r.status, expectedStatus) << name << "\n" << r.out;
