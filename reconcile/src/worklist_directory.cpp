@@ -1,5 +1,7 @@
 #include "discbridge/reconcile/worklist_directory.h"
 
+#include "discbridge/reconcile/coercion.h"
+
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
@@ -17,14 +19,7 @@ std::string get(DcmItem& item, const DcmTagKey& key) {
   return {};
 }
 
-std::string today() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
-  return buf;
-}
+std::string today() { return dicomNow().substr(0, 8); }
 
 // Characters with a meaning in DICOM matching are not allowed in a key value.
 std::string safeKey(const std::string& s) {

@@ -6,16 +6,7 @@
 # them, and bodies of 50) to the same endpoint. A fresh Orthanc each run.
 #   tests/bench/bench_cloud.sh [BUILD_DIR] [WORK_DIR]
 set -euo pipefail
-build=$(realpath "${1:-build}")
-work=$(realpath -m "${2:-build/bench}")
-bin=$build/kiosk/discbridge
-mkdir -p "$work"
-if [ ! -f "$work/cd.iso" ]; then
-  "$build/tests/make_fixtures" bench "$work/cd" 1400 512
-  genisoimage -quiet -iso-level 1 -V BENCH_CD -o "$work/cd.iso" "$work/cd/tree"
-fi
-files=$(find "$work/cd/tree" -type f | wc -l)
-bytes=$(du -sb "$work/cd/tree" | cut -f1)
+source "$(dirname "$0")/common.sh"
 tls=$work/tls; mkdir -p "$tls"
 if [ ! -f "$tls/srv.pem" ]; then
   (cd "$tls" && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 -subj '/CN=Bench CA' &&

@@ -7,16 +7,7 @@
 # environment of both ends. Each run gets a fresh, empty Orthanc.
 #   tests/bench/bench_import.sh [BUILD_DIR] [WORK_DIR]
 set -euo pipefail
-build=$(realpath "${1:-build}")
-work=$(realpath -m "${2:-build/bench}")
-bin=$build/kiosk/discbridge
-mkdir -p "$work"
-if [ ! -f "$work/cd.iso" ]; then
-  "$build/tests/make_fixtures" bench "$work/cd" 1400 512
-  genisoimage -quiet -iso-level 1 -V BENCH_CD -o "$work/cd.iso" "$work/cd/tree"
-fi
-files=$(find "$work/cd/tree" -type f | wc -l)
-bytes=$(du -sb "$work/cd/tree" | cut -f1)
+source "$(dirname "$0")/common.sh"
 
 pacs_dir=$work/pacs
 run_no=0

@@ -601,26 +601,27 @@ Result<std::vector<std::string>> Outbox::purge(std::int64_t job) {
   return paths;
 }
 
-Result<bool> Outbox::jobSettled(std::int64_t job) {
-  std::lock_guard lock(impl_->mu);
-  auto st = impl_->prepare(
-      "SELECT (SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ?1 AND"
-      " d.state IN ('queued', 'sending', 'stored')) + (SELECT count(*) FROM job WHERE id = ?1 AND state = 'spooling')");
+// True when the query, with the job as ?1, counts no row.
+static Result<bool> noneFor(Outbox::Impl& impl, std::int64_t job, const char* sql) {
+  std::lock_guard lock(impl.mu);
+  auto st = impl.prepare(sql);
   if (!st) return st.error();
   sqlite3_bind_int64(st->get(), 1, job);
   sqlite3_step(st->get());
   return sqlite3_column_int64(st->get(), 0) == 0;
 }
 
+Result<bool> Outbox::jobSettled(std::int64_t job) {
+  return noneFor(*impl_, job,
+                 "SELECT (SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ?1"
+                 " AND d.state IN ('queued', 'sending', 'stored')) + (SELECT count(*) FROM job WHERE id = ?1 AND state ="
+                 " 'spooling')");
+}
+
 Result<bool> Outbox::jobSucceeded(std::int64_t job) {
-  std::lock_guard lock(impl_->mu);
-  auto st = impl_->prepare(
-      "SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ? AND d.state NOT IN"
-      " ('committed', 'delivered', 'present')");
-  if (!st) return st.error();
-  sqlite3_bind_int64(st->get(), 1, job);
-  sqlite3_step(st->get());
-  return sqlite3_column_int64(st->get(), 0) == 0;
+  return noneFor(*impl_, job,
+                 "SELECT count(*) FROM delivery d JOIN instance i ON i.id = d.instance_id WHERE i.job_id = ?1 AND"
+                 " d.state NOT IN ('committed', 'delivered', 'present')");
 }
 
 }  // namespace discbridge::uplink

@@ -116,8 +116,10 @@ class Outbox {
   Result<bool> jobSettled(std::int64_t job);
   Result<bool> jobSucceeded(std::int64_t job);
 
- private:
+ public:
   struct Impl;
+
+ private:
   explicit Outbox(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
