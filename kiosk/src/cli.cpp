@@ -109,6 +109,11 @@ int runCli(int argc, char** argv) {
   outbox->add_option("JOB", outboxJob, "job number (retry and purge need one)");
   outbox->add_flag("--json", json, "as JSON");
 
+  auto* audit = app.add_subcommand("audit", "the audit trail");
+  std::string auditAction = "verify";
+  audit->add_option("ACTION", auditAction, "verify: check the trail's hash chain")->check(CLI::IsMember({"verify"}));
+  audit->add_flag("--json", json, "as JSON");
+
   auto* serve = app.add_subcommand("serve", "the delivery daemon: works the outbox until stopped");
   serve->add_option("--calling-ae", callingAe, "our AE title (default DISCBRIDGE)");
   serve->add_option("--listen-port", listenPort, "our storage commitment port (default 11113)");
@@ -153,6 +158,7 @@ int runCli(int argc, char** argv) {
     return cmdOutbox(*cfg, outboxAction, outboxJob, json);
   }
   if (*serve) return cmdServe(*cfg);
+  if (*audit) return cmdAuditVerify(*cfg, json);
   if (*mpiImport) return cmdMpiImport(*cfg, file, format, json);
   if (*mpiSearch) return cmdMpiSearch(*cfg, query, json);
   if (*match) return cmdMatch(*cfg, source, json);

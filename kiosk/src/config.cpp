@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <unistd.h>
+
 namespace discbridge::kiosk {
 namespace {
 
@@ -124,6 +126,36 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
       });
       !r)
     return r;
+  if (auto r = section("kiosk", [&](const toml::table& t) -> Result<void> {
+        auto r = all({readString(t, "watch_folder", cfg.kiosk.watchFolder), readBool(t, "watch_drives", cfg.kiosk.watchDrives),
+                      readNumber(t, "poll_milliseconds", cfg.kiosk.pollMilliseconds, 100, 60000),
+                      readNumber(t, "idle_seconds", cfg.kiosk.idleSeconds, 5, 3600),
+                      readNumber(t, "receipt_seconds", cfg.kiosk.receiptSeconds, 3, 600),
+                      readNumber(t, "staff_idle_seconds", cfg.kiosk.staffIdleSeconds, 10, 86400),
+                      readString(t, "audit_file", cfg.kiosk.auditFile),
+                      readString(t, "audit_source_id", cfg.kiosk.auditSourceId)});
+        if (!r) return r;
+        if (const toml::array* a = t["destinations"].as_array()) {
+          for (const auto& n : *a) {
+            auto v = n.value<std::string>();
+            if (!v) return makeError("CONFIG_INVALID", "destinations must be a list of names");
+            cfg.kiosk.destinations.push_back(*v);
+          }
+        }
+        if (const toml::table* staff = t["staff"].as_table()) {
+          for (const auto& [user, node] : *staff) {
+            auto v = node.value<std::string>();
+            if (!v || v->size() != 64) {
+              return makeError("CONFIG_INVALID", "staff." + std::string(user.str()) +
+                                                     " must be the SHA-256 (hex) of \"user:PIN\"");
+            }
+            cfg.kiosk.staffPins[std::string(user.str())] = *v;
+          }
+        }
+        return {};
+      });
+      !r)
+    return r;
   if (const toml::table* dests = root["destinations"].as_table()) {
     for (const auto& [key, node] : *dests) {
       const toml::table* t = node.as_table();
@@ -222,6 +254,13 @@ Result<Config> loadConfig(const ConfigSources& sources) {
     cfg.dataDir = defaultDataDir(sources.service);
   }
   return cfg;
+}
+
+std::string Config::auditSourceId() const {
+  if (!kiosk.auditSourceId.empty()) return kiosk.auditSourceId;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return delivery.aeTitle + "@" + (host[0] != '\0' ? host : "localhost");
 }
 
 Result<uplink::Destination> Config::destination(const std::string& nameOrUrl) const {

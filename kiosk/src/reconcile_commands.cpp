@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "wiring.h"
 #include "discbridge/reconcile/matcher.h"
 #include "discbridge/reconcile/sqlite_directory.h"
 #include "discbridge/reconcile/worklist_directory.h"
@@ -17,27 +18,6 @@ namespace {
 
 using nlohmann::json;
 using namespace discbridge::reconcile;
-
-Result<std::unique_ptr<SqliteDirectory>> openIndex(const Config& cfg) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(cfg.mpiDatabase()).parent_path(), ec);
-  return SqliteDirectory::open(cfg.mpiDatabase());
-}
-
-Result<std::unique_ptr<PatientDirectory>> openDirectory(const Config& cfg) {
-  if (cfg.mpi.backend == "worklist") {
-    WorklistConfig w{cfg.worklist.host,      cfg.worklist.port,           cfg.worklist.calledAe,
-                     cfg.worklist.callingAe, cfg.worklist.timeoutSeconds, cfg.worklist.todayOnly};
-    return std::unique_ptr<PatientDirectory>(std::make_unique<WorklistDirectory>(w));
-  }
-  auto idx = openIndex(cfg);
-  if (!idx) return idx.error();
-  return std::unique_ptr<PatientDirectory>(std::move(*idx));
-}
-
-MatchThresholds thresholds(const Config& cfg) {
-  return MatchThresholds{cfg.match.strong, cfg.match.possible, cfg.match.minimum, cfg.match.maxCandidates};
-}
 
 json candidateJson(const Candidate& c) {
   json fields = json::array();
@@ -116,44 +96,12 @@ int cmdMpiSearch(const Config& cfg, const std::string& query, bool jsonOut) {
     std::fprintf(stderr, "discbridge: %s\n", dir.error().message.c_str());
     return kFailure;
   }
-  std::vector<Candidate> ranked;
-  if (query.rfind("mrn:", 0) == 0) {
-    auto p = (*dir)->find(query.substr(4), cfg.mpi.defaultIssuer);
-    if (!p) {
-      std::fprintf(stderr, "discbridge: %s\n", p.error().message.c_str());
-      return kFailure;
-    }
-    if (*p) {
-      Candidate c;
-      c.patient = **p;
-      c.score = 1.0;
-      c.strength = Strength::Strong;
-      ranked.push_back(std::move(c));
-    }
-  } else {
-    // "Family^Given [YYYYMMDD]" or "Family Given [date]".
-    DiscPatient q;
-    std::string name;
-    std::size_t start = 0;
-    while (start < query.size()) {
-      auto end = query.find(' ', start);
-      if (end == std::string::npos) end = query.size();
-      std::string tok = query.substr(start, end - start);
-      if (!normaliseDate(tok).empty()) {
-        q.birthDate = normaliseDate(tok);
-      } else if (!tok.empty()) {
-        name += name.empty() ? tok : (name.find('^') == std::string::npos ? "^" : " ") + tok;
-      }
-      start = end + 1;
-    }
-    q.name = name;
-    auto found = (*dir)->candidates(queryFor(q));
-    if (!found) {
-      std::fprintf(stderr, "discbridge: %s\n", found.error().message.c_str());
-      return kFailure;
-    }
-    ranked = rank(q, *found, thresholds(cfg));
+  auto found = searchDirectory(cfg, **dir, query);
+  if (!found) {
+    std::fprintf(stderr, "discbridge: %s\n", found.error().message.c_str());
+    return kFailure;
   }
+  const auto& ranked = *found;
   if (jsonOut) {
     json arr = json::array();
     for (const auto& c : ranked) arr.push_back(candidateJson(c));

@@ -9,24 +9,9 @@
 #include "discbridge/ingest/fileset.h"
 #include "discbridge/ingest/repair.h"
 #include "report_format.h"
+#include "wiring.h"
 
 namespace discbridge::kiosk {
-namespace {
-
-ingest::ScanOptions scanOptions(const Config& cfg) {
-  ingest::ScanOptions o;
-  o.inMemoryLimit = cfg.ingest.inMemoryLimitMb << 20;
-  o.queueBytes = cfg.ingest.readAheadMb << 20;
-  o.parserThreads = cfg.ingest.parserThreads;
-  std::error_code ec;
-  std::filesystem::path tmp = std::filesystem::path(cfg.dataDir) / "tmp";
-  if (std::filesystem::create_directories(tmp, ec); !ec || std::filesystem::is_directory(tmp, ec)) {
-    o.tempDir = tmp.string();
-  }
-  return o;
-}
-
-}  // namespace
 
 std::optional<ingest::FileSetReport> openAndScan(const Config& cfg, const std::string& source,
                                                  std::unique_ptr<ingest::Medium>& medium, int& status) {

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "wiring.h"
+#include "discbridge/kiosk/audit.h"
 #include "discbridge/kiosk/delivery_service.h"
 #include "discbridge/reconcile/coercion.h"
 #include "discbridge/reconcile/sqlite_directory.h"
@@ -76,12 +78,12 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     std::fprintf(stderr, "discbridge: %s\n", dir.error().message.c_str());
     return kFailure;
   }
-  reconcile::CoercionSettings settings;
-  auto policy = reconcile::parseAccessionPolicy(cfg.coercion.accessionPolicy);
-  settings.accession = policy ? *policy : reconcile::AccessionPolicy::Keep;
-  settings.modifyingSystem = cfg.coercion.modifyingSystem;
-  settings.issuerUniversalId = cfg.coercion.issuerUniversalId;
-  settings.issuerUniversalIdType = cfg.coercion.issuerUniversalIdType;
+  auto coercion = coercionSettings(cfg);
+  if (!coercion) {
+    std::fprintf(stderr, "discbridge: %s\n", coercion.error().message.c_str());
+    return kUsage;
+  }
+  const reconcile::CoercionSettings& settings = *coercion;
 
   uplink::JobSpec spec;
   spec.source = a.source;
@@ -137,14 +139,7 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
     return kFailure;
   }
   auto& outbox = (*service)->outbox();
-  for (const auto& d : a.destinations) {
-    auto resolved = cfg.destination(d);
-    if (resolved && resolved->cloud && resolved->cloud->name == d) {
-      const auto& c = *resolved->cloud;
-      json options = {{"ca_file", c.caFile}, {"auth", c.auth}, {"user", c.user}, {"password", c.password}, {"token", c.token}};
-      (void)outbox.saveUrlOptions(d, options.dump());
-    }
-  }
+  saveUrlOptions(cfg, outbox, a.destinations);
   auto job = outbox.createJob(spec);
   if (!job) {
     std::fprintf(stderr, "discbridge: %s\n", job.error().message.c_str());
@@ -247,14 +242,30 @@ int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bo
     return kOk;
   }
   if (action == "purge") {
+    // Who and what first: a purge that cannot be audited does not happen.
+    auto audit = AuditTrail::open(cfg.auditFile(), cfg.auditSourceId());
+    if (!audit) {
+      std::fprintf(stderr, "discbridge: %s\n", audit.error().message.c_str());
+      return kFailure;
+    }
+    auto before = outbox.status(job);
+    auto maps = outbox.mappings(job);
+    AuditEvent event{AuditEventType::StudyDeleted, true, std::getenv("USER") ? std::getenv("USER") : "operator"};
+    if (maps && before && !before->empty()) {
+      for (const auto& m : *maps) event.patients.push_back({m.plan.local.mrn, m.plan.local.issuer, {}, before->front().studyUids});
+    }
     auto paths = outbox.purge(job);
     if (!paths) {
       std::fprintf(stderr, "discbridge: %s\n", paths.error().message.c_str());
       return kFailure;
     }
     (*service)->spool().removeJob(job);
-    spdlog::warn("audit: job {} purged by {} ({} spooled instances deleted)", job,
-                 std::getenv("USER") ? std::getenv("USER") : "?", paths->size());
+    event.detail = "outbox job " + std::to_string(job) + " purged, " + std::to_string(paths->size()) +
+                   " spooled instances deleted";
+    if (auto r = (*audit)->record(event); !r) {
+      std::fprintf(stderr, "discbridge: %s\n", r.error().message.c_str());
+      return kFailure;
+    }
     std::printf("job %lld purged, %zu spooled instances deleted\n", static_cast<long long>(job), paths->size());
     return kOk;
   }
@@ -272,6 +283,23 @@ int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bo
     for (const auto& j : *st) printStatus(j);
   }
   return kOk;
+}
+
+int cmdAuditVerify(const Config& cfg, bool jsonOut) {
+  auto v = AuditTrail::verify(cfg.auditFile());
+  if (!v) {
+    std::fprintf(stderr, "discbridge: %s\n", v.error().message.c_str());
+    return kFailure;
+  }
+  if (jsonOut) {
+    std::cout << json{{"file", cfg.auditFile()}, {"records", v->records}, {"intact", v->intact}, {"problem", v->problem}}.dump(2)
+              << "\n";
+  } else if (v->intact) {
+    std::printf("%s: %zu records, chain intact\n", cfg.auditFile().c_str(), v->records);
+  } else {
+    std::printf("%s: BROKEN at %s\n", cfg.auditFile().c_str(), v->problem.c_str());
+  }
+  return v->intact ? kOk : kFailure;
 }
 
 int cmdServe(const Config& cfg) {

@@ -31,7 +31,24 @@ std::string fileNameFor(const std::string& uid) {
   return out;
 }
 
+std::string toHex(const unsigned char* md, unsigned len) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return toHex(md, len);
+}
 
 Result<std::string> Spool::sha256File(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -47,13 +64,7 @@ Result<std::string> Spool::sha256File(const std::string& path) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 15]);
-  }
-  return out;
+  return toHex(md, len);
 }
 
 Result<void> Spool::sync(const std::vector<std::string>& paths) {
@@ -79,8 +90,13 @@ Result<void> Spool::sync(const std::vector<std::string>& paths) {
 
 Result<SpooledInstance> Spool::add(ingest::Medium& medium, const ingest::InstanceRef& instance, std::int64_t job,
                                    bool durable) {
+  return addTo(medium, instance, std::to_string(job), durable);
+}
+
+Result<SpooledInstance> Spool::addTo(ingest::Medium& medium, const ingest::InstanceRef& instance,
+                                     const std::string& folder, bool durable) {
   std::error_code ec;
-  fs::path dir = fs::path(root_) / std::to_string(job);
+  fs::path dir = fs::path(root_) / folder;
   fs::create_directories(dir, ec);
   if (ec) return makeError("SPOOL_WRITE", "cannot create " + dir.string() + ": " + ec.message());
   fs::path dest = dir / (fileNameFor(instance.sopInstanceUid) + ".dcm");
@@ -103,9 +119,12 @@ void Spool::remove(const std::string& path) {
   fs::remove(path, ec);
 }
 
-void Spool::removeJob(std::int64_t job) {
+void Spool::removeJob(std::int64_t job) { removeFolder(std::to_string(job)); }
+
+void Spool::removeFolder(const std::string& folder) {
+  if (folder.empty() || folder.find('/') != std::string::npos || folder == "." || folder == "..") return;
   std::error_code ec;
-  fs::remove_all(fs::path(root_) / std::to_string(job), ec);
+  fs::remove_all(fs::path(root_) / folder, ec);
 }
 
 }  // namespace discbridge::uplink

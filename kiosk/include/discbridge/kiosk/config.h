@@ -7,6 +7,7 @@
 #include <string>
 
 #include <map>
+#include <vector>
 
 #include "discbridge/ingest/result.h"
 #include "discbridge/uplink/delivery.h"
@@ -60,6 +61,22 @@ struct DeliveryConfig {
   std::string urlCaFile, urlUser, urlToken;
 };
 
+// The touch-screen kiosk: where discs come from, the screens' timers, staff.
+struct KioskConfig {
+  std::string watchFolder;     // ISO images placed here become sessions; empty: none
+  bool watchDrives = true;     // optical drives (libcdio): media inserted / removed
+  int pollMilliseconds = 1000;
+  int idleSeconds = 60;        // a patient screen returns to the welcome screen
+  int receiptSeconds = 20;     // how long "please take your disc" stays
+  int staffIdleSeconds = 300;  // staff are logged out after this
+  // user -> SHA-256 (hex) of "user:PIN"; empty: one user "staff" with PIN 2468
+  // and a warning on every staff screen.
+  std::map<std::string, std::string> staffPins;
+  std::vector<std::string> destinations;  // offered when confirming; empty: every configured one
+  std::string auditFile;                  // empty: <data_dir>/audit.log
+  std::string auditSourceId;              // empty: DISCBRIDGE@<host name>
+};
+
 struct Config {
   std::string configFile;  // the file read, empty when running on defaults
   std::string dataDir;
@@ -70,10 +87,14 @@ struct Config {
   MatchConfig match;
   CoercionConfig coercion;
   DeliveryConfig delivery;
+  KioskConfig kiosk;
 
   std::string mpiDatabase() const { return mpi.database.empty() ? dataDir + "/mpi.sqlite" : mpi.database; }
   std::string spoolDir() const { return delivery.spoolDir.empty() ? dataDir + "/spool" : delivery.spoolDir; }
   std::string outboxDb() const { return delivery.outboxDb.empty() ? dataDir + "/outbox.sqlite" : delivery.outboxDb; }
+  std::string auditFile() const { return kiosk.auditFile.empty() ? dataDir + "/audit.log" : kiosk.auditFile; }
+  std::string auditSourceId() const;
+  std::string sessionsDb() const { return dataDir + "/sessions.sqlite"; }
   // A destination by name, or a dicom://, dicoms:// or https:// URL.
   Result<uplink::Destination> destination(const std::string& nameOrUrl) const;
 };
