@@ -250,7 +250,9 @@ int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bo
     }
     auto before = outbox.status(job);
     auto maps = outbox.mappings(job);
-    AuditEvent event{AuditEventType::StudyDeleted, true, std::getenv("USER") ? std::getenv("USER") : "operator"};
+    AuditEvent event;
+    event.type = AuditEventType::StudyDeleted;
+    event.user = std::getenv("USER") ? std::getenv("USER") : "operator";
     if (maps && before && !before->empty()) {
       for (const auto& m : *maps) event.patients.push_back({m.plan.local.mrn, m.plan.local.issuer, {}, before->front().studyUids});
     }
