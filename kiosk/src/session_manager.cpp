@@ -126,6 +126,7 @@ struct SessionManager::Impl {
   struct Rate {
     Clock::time_point start = Clock::now();
     Clock::time_point lastStored{};
+    Clock::time_point lastShown{};
     SessionProgress progress;
   };
   std::map<std::int64_t, Rate> rates;
@@ -178,7 +179,7 @@ struct SessionManager::Impl {
 
   void progress(std::int64_t id, const SessionProgress& p) {
     SessionProgress shown = p;
-    bool store_ = false;
+    bool store_ = false, show = false;
     {
       std::lock_guard lock(mu);
       auto& r = rates[id];
@@ -189,13 +190,18 @@ struct SessionManager::Impl {
                             shown.bytesPerSecond;
       }
       r.progress = shown;
+      // The screen needs a few updates a second, the database fewer.
       if (Clock::now() - r.lastStored > std::chrono::milliseconds(500)) {
         r.lastStored = Clock::now();
         store_ = true;
       }
+      if (Clock::now() - r.lastShown > std::chrono::milliseconds(100) || p.bytesDone >= p.bytesTotal) {
+        r.lastShown = Clock::now();
+        show = true;
+      }
     }
     if (store_) (void)store->setProgress(id, shown);
-    notify(id);
+    if (show) notify(id);
   }
 
   void eject(const std::string& source) {
