@@ -342,14 +342,11 @@ struct SessionManager::Impl {
     }
   }
 
-  void removeSessionFiles(std::int64_t id, bool spoolToo) {
+  // Thumbnails and spool copies of a session that is over.
+  void removeSessionFiles(std::int64_t id) {
     std::error_code ec;
     fs::remove_all(fs::path(cfg.dataDir) / "sessions" / std::to_string(id), ec);
-    if (spoolToo) {
-      service->spool().removeFolder(folderFor(id));
-    } else {
-      fs::remove(fs::path(cfg.spoolDir()) / folderFor(id), ec);  // only when empty
-    }
+    service->spool().removeFolder(folderFor(id));
   }
 
   // Sessions whose jobs are in the outbox follow their rows.
@@ -373,7 +370,7 @@ struct SessionManager::Impl {
       }
       if (settled && ok) {
         auditDelivered(*info);
-        removeSessionFiles(id, false);
+        removeSessionFiles(id);  // every destination has confirmed every instance
         setState(id, SessionState::Done);
       } else if (settled) {
         std::string msg = "Delivery failed";
@@ -669,7 +666,7 @@ Result<void> SessionManager::reject(std::int64_t id, const std::string& staffUse
     if (auto paths = m.service->outbox().purge(job); paths) m.service->spool().removeJob(job);
   }
   (void)m.store->clearInstances(id);
-  m.removeSessionFiles(id, true);
+  m.removeSessionFiles(id);
   m.record(AuditEvent{AuditEventType::StudyDeleted, true, staffUser, info->volumeId, {}, {}, {},
                       auditPatients(info->patients), "disc rejected: " + reason});
   m.setState(id, SessionState::Rejected, reason);

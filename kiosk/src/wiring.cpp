@@ -95,7 +95,11 @@ Result<std::vector<Candidate>> searchDirectory(const Config& cfg, PatientDirecto
   q.name = name;
   auto found = dir.candidates(queryFor(q));
   if (!found) return found.error();
-  return rank(q, *found, thresholds(cfg));
+  // A person typed this: show what the directory found, best first, even
+  // where a partial name scores low.
+  auto t = thresholds(cfg);
+  t.minimum = 0;
+  return rank(q, *found, t);
 }
 
 void saveUrlOptions(const Config& cfg, uplink::Outbox& outbox, const std::vector<std::string>& destinations) {

@@ -408,6 +408,11 @@ Result<std::vector<LocalPatient>> SqliteDirectory::candidates(const DirectoryQue
                       collect(byPh, {gph, fph}, few)});
         !r)
       return r.error();
+    // A name typed by staff may be a family name alone or a given name cut
+    // short ("ROE RICH").
+    const std::string byPrefix =
+        "SELECT patient_id FROM name_key WHERE family_key = ? AND substr(given_key, 1, length(?)) = ? LIMIT ?";
+    if (auto r = collect(byPrefix, {fk, gk, gk}, few); !r) return r.error();
   }
   std::vector<LocalPatient> out;
   std::set<std::int64_t> resolved;
