@@ -59,3 +59,20 @@ echo "  http://127.0.0.1:$http_port/studies/$id"
 echo "  http://127.0.0.1:$http_port/app/explorer.html#study?uuid=$id"
 curl -sf "http://127.0.0.1:$http_port/studies/$id" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("  patient:", s["PatientMainDicomTags"]["PatientID"], s["PatientMainDicomTags"]["PatientName"])'
 echo "(the local PACS keeps running; stop it with: kill \$(cat out/demo-pacs/orthanc.pid))"
+
+# The touch-screen kiosk, against a watched folder and the same local PACS.
+mkdir -p "$out/demo-watch"
+kiosk=(./build/ui/discbridge-kiosk --watch "$out/demo-watch" --no-drives --to "dicom://ORTHANC@127.0.0.1:$dicom_port")
+echo
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "== 5. The kiosk: a disc image dropped into out/demo-watch is read as a disc"
+  echo "   (staff sign-in: the Staff button, default PIN 2468)"
+  "${kiosk[@]}" --windowed >"$out/demo-kiosk.log" 2>&1 &
+  sleep 2
+  cp "$out/sample.iso" "$out/demo-watch/sample-$(date +%s).iso"
+else
+  echo "== 5. The kiosk (no display here): every screen rendered offscreen to out/screens"
+  bash deploy/screenshots.sh "$out/screens" | tail -1
+  echo "   on a screen, run: ${kiosk[*]}"
+  echo "   and drop a disc image into out/demo-watch (staff PIN 2468)"
+fi

@@ -127,14 +127,14 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
       !r)
     return r;
   if (auto r = section("kiosk", [&](const toml::table& t) -> Result<void> {
-        auto r = all({readString(t, "watch_folder", cfg.kiosk.watchFolder), readBool(t, "watch_drives", cfg.kiosk.watchDrives),
+        auto read = all({readString(t, "watch_folder", cfg.kiosk.watchFolder), readBool(t, "watch_drives", cfg.kiosk.watchDrives),
                       readNumber(t, "poll_milliseconds", cfg.kiosk.pollMilliseconds, 100, 60000),
                       readNumber(t, "idle_seconds", cfg.kiosk.idleSeconds, 5, 3600),
                       readNumber(t, "receipt_seconds", cfg.kiosk.receiptSeconds, 3, 600),
                       readNumber(t, "staff_idle_seconds", cfg.kiosk.staffIdleSeconds, 10, 86400),
                       readString(t, "audit_file", cfg.kiosk.auditFile),
                       readString(t, "audit_source_id", cfg.kiosk.auditSourceId)});
-        if (!r) return r;
+        if (!read) return read;
         if (const toml::array* a = t["destinations"].as_array()) {
           for (const auto& n : *a) {
             auto v = n.value<std::string>();

@@ -614,7 +614,9 @@ Result<void> SessionManager::confirm(std::int64_t id, const Confirmation& c) {
   spec.volumeId = info->volumeId;
   spec.confirmedBy = c.staffUser;
   spec.destinations = c.destinations;
-  for (const auto& [foreign, mrn] : c.mrnByPatientId) {
+  for (const auto& pick : c.mrnByPatientId) {
+    const std::string& foreign = pick.first;
+    const std::string& mrn = pick.second;
     auto p = std::find_if(info->patients.begin(), info->patients.end(),
                           [&](const PatientSummary& s) { return s.patientId == foreign; });
     if (p == info->patients.end()) return makeError("NO_PATIENT", "patient ID " + foreign + " is not on this disc");
