@@ -249,6 +249,20 @@ TEST_F(ImportTest, WrongAeTitleIsAClearErrorAndTheJobIsKept) {
   // With the right AE title the kept job goes through on retry.
   ASSERT_EQ(cli({"outbox", "retry", std::to_string(job["job"].get<int>())}, false).status, 0);
   EXPECT_TRUE(count(outboxJob(), "queued") == 5);
+  // An operator gives up on it instead: spool gone, and an audit record that
+  // names the local patient and the study.
+  ASSERT_EQ(cli({"outbox", "purge", std::to_string(job["job"].get<int>())}, false).status, 0);
+  EXPECT_TRUE(cli({"outbox", "status", "--json"}).json["jobs"].empty());
+  EXPECT_FALSE(fs::exists(home_ / "spool" / std::to_string(job["job"].get<int>())));
+  auto verify = cli({"audit", "verify", "--json"});
+  ASSERT_EQ(verify.status, 0) << verify.out;
+  EXPECT_TRUE(verify.json["intact"].get<bool>());
+  EXPECT_EQ(verify.json["records"], 1);
+  std::ifstream in(home_ / "audit.log");
+  std::string trail((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(trail.find("csd-code=\\\"110105\\\""), std::string::npos) << trail;
+  EXPECT_NE(trail.find("100001"), std::string::npos);
+  EXPECT_NE(trail.find(job["study_instance_uids"][0].get<std::string>()), std::string::npos);
 }
 
 // A throwaway CA and a server certificate for 127.0.0.1, made with OpenSSL.
