@@ -10,6 +10,7 @@ Bridge::Bridge(kiosk::SessionManager& manager, QObject* parent)
   qRegisterMetaType<discbridge::kiosk::SessionInfo>();
   manager_.setListener([this, alive = std::weak_ptr<bool>(alive_)](const kiosk::SessionInfo& info) {
     if (alive.expired()) return;
+    loadThumbnails(info);
     QMetaObject::invokeMethod(
         this, [this, info] { emit sessionChanged(info); }, Qt::QueuedConnection);
   });
@@ -20,6 +21,29 @@ Bridge::Bridge(kiosk::SessionManager& manager, QObject* parent)
 Bridge::~Bridge() {
   manager_.stop();
   alive_.reset();
+}
+
+void Bridge::loadThumbnails(const kiosk::SessionInfo& info) {
+  if (info.state != kiosk::SessionState::Spooled && info.state != kiosk::SessionState::AwaitingConfirmation) return;
+  for (const auto& p : info.patients) {
+    for (const auto& s : p.studies) {
+      if (s.thumbnail.empty()) continue;
+      const QString key = QString::fromStdString(s.thumbnail);
+      {
+        std::lock_guard lock(thumbMu_);
+        if (thumbs_.contains(key)) continue;
+      }
+      QImage image(key);
+      std::lock_guard lock(thumbMu_);
+      if (thumbs_.size() > 200) thumbs_.clear();
+      thumbs_.insert(key, image);
+    }
+  }
+}
+
+QImage Bridge::thumbnail(const std::string& file) const {
+  std::lock_guard lock(thumbMu_);
+  return thumbs_.value(QString::fromStdString(file));
 }
 
 // Runs f on the GUI thread unless the bridge is gone by then.

@@ -4,11 +4,14 @@
 // GUI thread never waits on media, network or disk.
 #pragma once
 
+#include <QHash>
+#include <QImage>
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "discbridge/kiosk/session.h"
@@ -22,6 +25,9 @@ class Bridge : public QObject {
   ~Bridge() override;
 
   kiosk::SessionManager& manager() { return manager_; }
+  // A study's thumbnail, read from disk on a kiosk thread before the
+  // session's change was signalled; null when there is none.
+  QImage thumbnail(const std::string& file) const;
 
   // Asynchronous: each answers with the signal of the same name.
   void refresh();
@@ -46,8 +52,11 @@ class Bridge : public QObject {
  private:
   template <class F>
   void toGui(F&& f);
+  void loadThumbnails(const kiosk::SessionInfo& info);
   kiosk::SessionManager& manager_;
   std::shared_ptr<bool> alive_;
+  mutable std::mutex thumbMu_;
+  QHash<QString, QImage> thumbs_;
 };
 
 }  // namespace discbridge::ui

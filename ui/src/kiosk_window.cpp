@@ -373,8 +373,8 @@ void KioskWindow::fillFound(const SessionInfo& info) {
                          .arg(s.instances);
       if (info.patients.size() > 1) text = displayName(p.name, false) + ":  " + text;
       auto* item = new QListWidgetItem(text);
-      QPixmap pix;
-      if (!s.thumbnail.empty() && pix.load(qs(s.thumbnail))) item->setIcon(QIcon(pix));
+      const QImage thumb = bridge_.thumbnail(s.thumbnail);
+      if (!thumb.isNull()) item->setIcon(QIcon(QPixmap::fromImage(thumb)));
       foundStudies_->addItem(item);
     }
   }
