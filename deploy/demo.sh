@@ -62,7 +62,7 @@ echo "(the local PACS keeps running; stop it with: kill \$(cat out/demo-pacs/ort
 
 # The touch-screen kiosk, against a watched folder and the same local PACS.
 mkdir -p "$out/demo-watch"
-kiosk=(./build/ui/discbridge-kiosk --watch "$out/demo-watch" --no-drives --to "dicom://ORTHANC@127.0.0.1:$dicom_port")
+kiosk=(env DISCBRIDGE_HOME="$DISCBRIDGE_HOME" ./build/ui/discbridge-kiosk --watch "$out/demo-watch" --no-drives --to "dicom://ORTHANC@127.0.0.1:$dicom_port")
 echo
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "== 5. The kiosk: a disc image dropped into out/demo-watch is read as a disc"
