@@ -1,18 +1,16 @@
 #include "discbridge/ingest/thumbnail.h"
 
+#include "discbridge/ingest/codecs.h"
+
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmimage/diregist.h>  // colour images
 #include <dcmtk/dcmimgle/dcmimage.h>
-#include <dcmtk/dcmjpeg/djdecode.h>
-#include <dcmtk/dcmjpls/djdecode.h>
-#include <dcmtk/dcmdata/dcrledrg.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 
 namespace discbridge::ingest {
 namespace {
@@ -20,15 +18,6 @@ namespace {
 // Beyond these a "thumbnail" would mean allocating what a hostile header asks.
 constexpr unsigned long kMaxEdge = 16384;
 constexpr unsigned long kMaxPixels = 64ul << 20;
-
-void registerDecoders() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    DJDecoderRegistration::registerCodecs();
-    DJLSDecoderRegistration::registerCodecs();
-    DcmRLEDecoderRegistration::registerCodecs();
-  });
-}
 
 }  // namespace
 

@@ -97,11 +97,9 @@ std::optional<SessionState> parseSessionState(const std::string& s) {
   return std::nullopt;
 }
 
-bool discReleased(SessionState s) { return s != SessionState::Reading; }
-
-bool sessionFinished(SessionState s) {
-  return s == SessionState::Done || s == SessionState::Rejected || s == SessionState::Unreadable ||
-         s == SessionState::NoDicom;
+bool rejectable(SessionState s) {
+  return s == SessionState::Spooled || s == SessionState::AwaitingConfirmation || s == SessionState::Unreadable ||
+         s == SessionState::NoDicom || s == SessionState::DeliveryFailed;
 }
 
 std::string staffPinHash(const std::string& user, const std::string& pin) { return uplink::sha256Hex(user + ":" + pin); }
@@ -658,8 +656,7 @@ Result<void> SessionManager::reject(std::int64_t id, const std::string& staffUse
   auto& m = *impl_;
   auto info = m.store->get(id);
   if (!info) return makeError("SESSION_UNKNOWN", "no session " + std::to_string(id));
-  if (info->state == SessionState::Reading || info->state == SessionState::Queued ||
-      info->state == SessionState::Delivering || info->state == SessionState::Done) {
+  if (!rejectable(info->state)) {
     return makeError("SESSION_STATE", std::string("a session that is ") + sessionStateName(info->state) +
                                           " cannot be rejected");
   }
@@ -686,6 +683,11 @@ Result<void> SessionManager::retry(std::int64_t id, const std::string& staffUser
   spdlog::info("session {}: delivery retried by {}", id, staffUser);
   m.setState(id, SessionState::Queued);
   return {};
+}
+
+reconcile::Candidate SessionManager::compare(const PatientSummary& disc, const reconcile::LocalPatient& local) const {
+  reconcile::DiscPatient d{disc.patientId, disc.issuer, disc.name, disc.birthDate, disc.sex};
+  return reconcile::score(d, local, thresholds(impl_->cfg));
 }
 
 Result<void> SessionManager::disown(std::int64_t id) {

@@ -94,6 +94,46 @@ std::string newReceipt() {
   return r;
 }
 
+std::string patientsToJson(const std::vector<PatientSummary>& patients) {
+  json arr = json::array();
+  for (const auto& p : patients) {
+    json studies = json::array();
+    for (const auto& s : p.studies) {
+      studies.push_back({{"uid", s.uid}, {"date", s.date}, {"description", s.description}, {"modalities", s.modalities},
+                         {"series", s.series}, {"instances", s.instances}, {"thumbnail", s.thumbnail}});
+    }
+    arr.push_back({{"patient_id", p.patientId}, {"issuer", p.issuer}, {"name", p.name}, {"birth_date", p.birthDate},
+                   {"sex", p.sex}, {"studies", studies}, {"conflicts", p.conflicts}});
+  }
+  return arr.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<PatientSummary> patientsFromJson(const std::string& text) {
+  std::vector<PatientSummary> out;
+  auto arr = json::parse(text, nullptr, false);
+  if (!arr.is_array()) return out;
+  auto str = [](const json& j, const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+  auto num = [](const json& j, const char* k) {
+    return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<std::size_t>() : std::size_t{0};
+  };
+  for (const auto& p : arr) {
+    PatientSummary s{str(p, "patient_id"), str(p, "issuer"), str(p, "name"), str(p, "birth_date"), str(p, "sex"), {}, {}};
+    if (p.contains("studies") && p["studies"].is_array()) {
+      for (const auto& st : p["studies"]) {
+        s.studies.push_back({str(st, "uid"), str(st, "date"), str(st, "description"), str(st, "modalities"),
+                             num(st, "series"), num(st, "instances"), str(st, "thumbnail")});
+      }
+    }
+    if (p.contains("conflicts") && p["conflicts"].is_array()) {
+      for (const auto& c : p["conflicts"]) {
+        if (c.is_string()) s.conflicts.push_back(c.get<std::string>());
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 const char* kSelect =
     "SELECT id, state, source, medium_kind, volume_id, receipt, created, updated, files_done, files_total, "
     "bytes_done, bytes_total, message, patients, instances, findings, disowned, confirmed_by, destinations, jobs "
@@ -135,46 +175,6 @@ SessionInfo rowToInfo(const Statement& s) {
 }
 
 }  // namespace
-
-std::string patientsToJson(const std::vector<PatientSummary>& patients) {
-  json arr = json::array();
-  for (const auto& p : patients) {
-    json studies = json::array();
-    for (const auto& s : p.studies) {
-      studies.push_back({{"uid", s.uid}, {"date", s.date}, {"description", s.description}, {"modalities", s.modalities},
-                         {"series", s.series}, {"instances", s.instances}, {"thumbnail", s.thumbnail}});
-    }
-    arr.push_back({{"patient_id", p.patientId}, {"issuer", p.issuer}, {"name", p.name}, {"birth_date", p.birthDate},
-                   {"sex", p.sex}, {"studies", studies}, {"conflicts", p.conflicts}});
-  }
-  return arr.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::vector<PatientSummary> patientsFromJson(const std::string& text) {
-  std::vector<PatientSummary> out;
-  auto arr = json::parse(text, nullptr, false);
-  if (!arr.is_array()) return out;
-  auto str = [](const json& j, const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
-  auto num = [](const json& j, const char* k) {
-    return j.contains(k) && j[k].is_number_unsigned() ? j[k].get<std::size_t>() : std::size_t{0};
-  };
-  for (const auto& p : arr) {
-    PatientSummary s{str(p, "patient_id"), str(p, "issuer"), str(p, "name"), str(p, "birth_date"), str(p, "sex"), {}, {}};
-    if (p.contains("studies") && p["studies"].is_array()) {
-      for (const auto& st : p["studies"]) {
-        s.studies.push_back({str(st, "uid"), str(st, "date"), str(st, "description"), str(st, "modalities"),
-                             num(st, "series"), num(st, "instances"), str(st, "thumbnail")});
-      }
-    }
-    if (p.contains("conflicts") && p["conflicts"].is_array()) {
-      for (const auto& c : p["conflicts"]) {
-        if (c.is_string()) s.conflicts.push_back(c.get<std::string>());
-      }
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
 
 SessionStore::SessionStore(sqlite3* db) : db_(db) {}
 SessionStore::~SessionStore() { sqlite3_close_v2(db_); }

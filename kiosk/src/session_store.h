@@ -50,7 +50,4 @@ class SessionStore {
   sqlite3* db_;
 };
 
-std::string patientsToJson(const std::vector<PatientSummary>& patients);
-std::vector<PatientSummary> patientsFromJson(const std::string& json);
-
 }  // namespace discbridge::kiosk

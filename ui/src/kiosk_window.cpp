@@ -754,10 +754,7 @@ void KioskWindow::fillDetail() {
     detailPatientPick_->setVisible(s.patients.size() > 1);
   }
   retry_->setVisible(s.state == SessionState::DeliveryFailed);
-  const bool rejectable = s.state == SessionState::AwaitingConfirmation || s.state == SessionState::Unreadable ||
-                          s.state == SessionState::NoDicom || s.state == SessionState::DeliveryFailed ||
-                          s.state == SessionState::Spooled;
-  reject_->setEnabled(rejectable);
+  reject_->setEnabled(kiosk::rejectable(s.state));
   fillComparison();
 }
 
@@ -917,9 +914,7 @@ QWidget* KioskWindow::buildSearch() {
     }
     const auto& dp = it->second.patients[static_cast<std::size_t>(detailPatient_)];
     // The chosen patient joins the candidates, scored against the disc.
-    reconcile::DiscPatient disc{dp.patientId, dp.issuer, dp.name, dp.birthDate, dp.sex};
-    auto scored = reconcile::score(disc, searchFound_[static_cast<std::size_t>(row)].patient,
-                                   reconcile::MatchThresholds{});
+    auto scored = bridge_.manager().compare(dp, searchFound_[static_cast<std::size_t>(row)].patient);
     kiosk::PatientCandidates* pc = nullptr;
     for (auto& x : detailCandidates_) {
       if (x.disc.patientId == dp.patientId) pc = &x;

@@ -1,12 +1,11 @@
 #include "discbridge/uplink/pacs.h"
 
+#include "discbridge/ingest/codecs.h"
+
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
-#include <dcmtk/dcmjpeg/djdecode.h>
-#include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/dcmnet/dcmlayer.h>
 #include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/scp.h>
@@ -97,15 +96,6 @@ StoreOutcome classify(Uint16 status) {
 }
 
 }  // namespace
-
-void registerDecoders() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    DJDecoderRegistration::registerCodecs();
-    DJLSDecoderRegistration::registerCodecs();
-    DcmRLEDecoderRegistration::registerCodecs();
-  });
-}
 
 Result<PacsDestination> parseDicomUrl(const std::string& url) {
   PacsDestination d;
@@ -266,7 +256,7 @@ StoreOutcome PacsAssociation::store(DcmDataset& dataset, const SopRef& ref) {
     }
     if (!isUncompressed(ref.transferSyntaxUid)) {
       // Lossless decoding only; a lossy re-encode never happens.
-      registerDecoders();
+      ingest::registerDecoders();
       if (dataset.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
           !dataset.canWriteXfer(EXS_LittleEndianExplicit)) {
         return {StoreResult::Permanent, 0,

@@ -37,10 +37,8 @@ enum class SessionState {
 };
 const char* sessionStateName(SessionState s);
 std::optional<SessionState> parseSessionState(const std::string& s);
-// The patient is finished with the kiosk (disc back in hand) in these states.
-bool discReleased(SessionState s);
-// Nothing more will happen to the session without a person.
-bool sessionFinished(SessionState s);
+// Staff may reject a disc in these states (its data is then purged).
+bool rejectable(SessionState s);
 
 struct StudySummary {
   std::string uid, date, description, modalities;
@@ -122,6 +120,9 @@ class SessionManager {
   Result<void> confirm(std::int64_t id, const Confirmation& confirmation);
   Result<void> reject(std::int64_t id, const std::string& staffUser, const std::string& reason);
   Result<void> retry(std::int64_t id, const std::string& staffUser);
+  // A local patient found by search, scored against a disc patient with the
+  // configured thresholds, for staff to compare field by field.
+  reconcile::Candidate compare(const PatientSummary& disc, const reconcile::LocalPatient& local) const;
   // The patient pressed "this is not my disc": flagged for staff.
   Result<void> disown(std::int64_t id);
 

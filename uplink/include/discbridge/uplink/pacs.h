@@ -102,7 +102,4 @@ class CommitmentListener {
   std::unique_ptr<Impl> impl_;
 };
 
-// Registers DCMTK's decoders (JPEG, JPEG-LS, RLE) once, for lossless fallback.
-void registerDecoders();
-
 }  // namespace discbridge::uplink
