@@ -41,7 +41,8 @@ Result<std::vector<std::byte>> metaHeader(const InstanceRef& inst) {
 
 }  // namespace
 
-Result<std::uint64_t> copyAsPart10(Medium& medium, const InstanceRef& inst, const std::string& dest, bool durable) {
+Result<std::uint64_t> copyAsPart10(Medium& medium, const InstanceRef& inst, const std::string& dest, bool durable,
+                                   const ByteObserver& observe) {
   const bool keepMeta = inst.hasFileMeta && inst.hasPreamble && inst.metaConsistent;
   std::vector<std::byte> header;
   if (!keepMeta) {
@@ -56,6 +57,7 @@ Result<std::uint64_t> copyAsPart10(Medium& medium, const InstanceRef& inst, cons
   bool ioOk = true;
   auto put = [&](const void* p, std::size_t n) {
     if (n > 0 && std::fwrite(p, 1, n, f) != n) ioOk = false;
+    if (n > 0 && observe) observe(std::span<const std::byte>(static_cast<const std::byte*>(p), n));
     written += n;
   };
   put(header.data(), header.size());

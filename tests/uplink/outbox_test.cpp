@@ -2,11 +2,13 @@
 #include "discbridge/uplink/cloud.h"
 #include "discbridge/uplink/outbox.h"
 #include "discbridge/uplink/pacs.h"
+#include "discbridge/uplink/spool.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace discbridge::uplink {
 namespace {
@@ -200,3 +202,40 @@ TEST(StowResponse, StatusAloneWhenTheBodyIsEmpty) {
 
 }  // namespace
 }  // namespace discbridge::uplink
+
+// The digest recorded for a spool copy is that of the bytes on disk (computed
+// while copying), and the copy's preamble is zeroed.
+TEST(SpoolTest, DigestIsOfTheCopyAsWritten) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "discbridge_spool_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "medium");
+  std::string body(128, 'X');  // a preamble carrying something
+  body += "DICM";
+  for (int i = 0; i < 300000; ++i) body.push_back(static_cast<char>(i * 7));
+  std::ofstream(dir / "medium" / "IM1", std::ios::binary) << body;
+  auto medium = discbridge::ingest::openMedium((dir / "medium").string());
+  ASSERT_TRUE(medium);
+  discbridge::ingest::InstanceRef inst;
+  inst.path = "IM1";
+  inst.size = body.size();
+  inst.sopInstanceUid = "1.2.3.4";
+  discbridge::uplink::Spool spool((dir / "spool").string());
+  auto copy = spool.addTo(**medium, inst, "session-1");
+  ASSERT_TRUE(copy) << copy.error().message;
+  EXPECT_EQ(copy->size, body.size());
+  auto onDisk = discbridge::uplink::Spool::sha256File(copy->path);
+  ASSERT_TRUE(onDisk);
+  EXPECT_EQ(copy->sha256, *onDisk);
+  EXPECT_TRUE(discbridge::uplink::Spool::verify(copy->path, copy->sha256));
+  std::ifstream in(copy->path, std::ios::binary);
+  std::string head(132, '\0');
+  in.read(head.data(), 132);
+  EXPECT_EQ(head.substr(0, 128), std::string(128, '\0'));
+  EXPECT_EQ(head.substr(128), "DICM");
+  spool.removeFolder("session-1");
+  EXPECT_FALSE(fs::exists(dir / "spool" / "session-1"));
+  spool.removeFolder("..");  // never outside the spool
+  EXPECT_TRUE(fs::exists(dir / "medium" / "IM1"));
+  fs::remove_all(dir);
+}

@@ -100,11 +100,16 @@ Result<SpooledInstance> Spool::addTo(ingest::Medium& medium, const ingest::Insta
   fs::create_directories(dir, ec);
   if (ec) return makeError("SPOOL_WRITE", "cannot create " + dir.string() + ": " + ec.message());
   fs::path dest = dir / (fileNameFor(instance.sopInstanceUid) + ".dcm");
-  auto copied = ingest::copyAsPart10(medium, instance, dest.string(), durable);
+  // The digest of exactly the bytes written, computed on the way.
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  auto copied = ingest::copyAsPart10(medium, instance, dest.string(), durable,
+                                     [&](std::span<const std::byte> b) { EVP_DigestUpdate(ctx.get(), b.data(), b.size()); });
   if (!copied) return copied.error();
-  auto digest = sha256File(dest.string());
-  if (!digest) return digest.error();
-  return SpooledInstance{dest.string(), *digest, *copied};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return SpooledInstance{dest.string(), toHex(md, len), *copied};
 }
 
 Result<void> Spool::verify(const std::string& path, const std::string& sha256) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "discbridge/ingest/content.h"
@@ -12,9 +14,13 @@
 
 namespace discbridge::ingest {
 
+// Sees every byte written, in order (a digest computed while copying saves
+// reading the copy back).
+using ByteObserver = std::function<void(std::span<const std::byte>)>;
+
 // Writes to dest through a temporary name, flushed (fsync'd when durable) and
 // renamed; returns the number of bytes written.
 Result<std::uint64_t> copyAsPart10(Medium& medium, const InstanceRef& instance, const std::string& dest,
-                                   bool durable = true);
+                                   bool durable = true, const ByteObserver& observe = {});
 
 }  // namespace discbridge::ingest
