@@ -256,38 +256,22 @@ struct SessionManager::Impl {
     };
     (void)store->clearInstances(id);
     service->spool().removeFolder(folderFor(id));
-    for (const auto& p : report->patients) {
-      for (const auto& st : p.studies) {
-        for (const auto& se : st.series) {
-          for (const auto& inst : se.instances) {
-            if (stopRequested()) return;  // left "reading": a restart reads it again
-            auto spooled = service->spool().addTo(**medium, inst, folderFor(id), false);
-            ++done;
-            copied += inst.size;
-            if (!spooled) {
-              ++failed;
-              spdlog::warn("session {}: {}: {}", id, inst.path, spooled.error().message);
-              continue;
-            }
-            uplink::InstanceRow row;
-            row.sopInstanceUid = inst.sopInstanceUid;
-            row.sopClassUid = inst.sopClassUid;
-            row.transferSyntaxUid = inst.transferSyntaxUid;
-            row.studyUid = st.studyInstanceUid;
-            row.seriesUid = se.seriesInstanceUid;
-            row.foreignPatientId = p.patientId;
-            row.foreignIssuer = p.issuer;
-            row.spoolPath = spooled->path;
-            row.sha256 = spooled->sha256;
-            row.size = spooled->size;
-            batch.push_back(std::move(row));
-            if (batch.size() >= 128) {
-              if (auto r = flush(); !r) return fail(SessionState::Unreadable, "The kiosk cannot store this disc: " + r.error().message);
-            }
-            progress(id, SessionProgress{done, files, scanned + copied, total, 0, -1});
-          }
-        }
+    for (const auto& item : instancesInDiscOrder(*report)) {
+      if (stopRequested()) return;  // left "reading": a restart reads it again
+      const auto& inst = *item.instance;
+      auto spooled = service->spool().addTo(**medium, inst, folderFor(id), false);
+      ++done;
+      copied += inst.size;
+      if (!spooled) {
+        ++failed;
+        spdlog::warn("session {}: {}: {}", id, inst.path, spooled.error().message);
+        continue;
       }
+      batch.push_back(instanceRow(item, *spooled));
+      if (batch.size() >= 128) {
+        if (auto r = flush(); !r) return fail(SessionState::Unreadable, "The kiosk cannot store this disc: " + r.error().message);
+      }
+      progress(id, SessionProgress{done, files, scanned + copied, total, 0, -1});
     }
     if (auto r = flush(); !r) return fail(SessionState::Unreadable, "The kiosk cannot store this disc: " + r.error().message);
     if (all.empty()) return fail(SessionState::Unreadable, "None of the images on this disc could be read.");

@@ -114,20 +114,10 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
       return kUsage;
     }
   }
-  std::vector<std::pair<const ingest::PatientOnMedium*, const ingest::InstanceRef*>> selected;
-  std::vector<std::pair<std::string, std::string>> studySeries;
-  std::vector<std::pair<std::string, std::string>> uidsFor;
-  for (const auto* p : chosen) {
-    for (const auto& s : p->studies) {
-      if (!a.studies.empty() && std::find(a.studies.begin(), a.studies.end(), s.studyInstanceUid) == a.studies.end()) continue;
-      for (const auto& se : s.series) {
-        for (const auto& i : se.instances) {
-          selected.emplace_back(p, &i);
-          uidsFor.emplace_back(s.studyInstanceUid, se.seriesInstanceUid);
-        }
-      }
-    }
-  }
+  auto selected = instancesInDiscOrder(*report, [&](const ingest::PatientOnMedium& p, const ingest::StudyOnMedium& s) {
+    return std::find(chosen.begin(), chosen.end(), &p) != chosen.end() &&
+           (a.studies.empty() || std::find(a.studies.begin(), a.studies.end(), s.studyInstanceUid) != a.studies.end());
+  });
   if (selected.empty()) {
     std::fprintf(stderr, "discbridge: nothing to import (no confirmed patient or no matching study)\n");
     return kNoImportable;
@@ -162,24 +152,13 @@ int cmdImport(const Config& cfg, const ImportArgs& a) {
   std::vector<uplink::InstanceRow> batch;
   std::uint64_t batchBytes = 0;
   for (std::size_t k = 0; k < selected.size(); ++k) {
-    const auto* p = selected[k].first;
-    const auto& inst = *selected[k].second;
+    const auto& inst = *selected[k].instance;
     auto spooled = (*service)->spool().add(*medium, inst, *job, false);
     if (!spooled) {
       std::fprintf(stderr, "discbridge: %s: %s\n", inst.path.c_str(), spooled.error().message.c_str());
       return finish(kFailure);
     }
-    uplink::InstanceRow row;
-    row.sopInstanceUid = inst.sopInstanceUid;
-    row.sopClassUid = inst.sopClassUid;
-    row.transferSyntaxUid = inst.transferSyntaxUid;
-    row.studyUid = uidsFor[k].first;
-    row.seriesUid = uidsFor[k].second;
-    row.foreignPatientId = p->patientId;
-    row.foreignIssuer = p->issuer;
-    row.spoolPath = spooled->path;
-    row.sha256 = spooled->sha256;
-    row.size = spooled->size;
+    uplink::InstanceRow row = instanceRow(selected[k], *spooled);
     batchBytes += row.size;
     batch.push_back(std::move(row));
     // A small first chunk lets the first association open early.

@@ -114,4 +114,38 @@ void saveUrlOptions(const Config& cfg, uplink::Outbox& outbox, const std::vector
   }
 }
 
+std::vector<DiscInstance> instancesInDiscOrder(
+    const ingest::FileSetReport& report,
+    const std::function<bool(const ingest::PatientOnMedium&, const ingest::StudyOnMedium&)>& keep) {
+  std::vector<DiscInstance> out;
+  for (const auto& p : report.patients) {
+    for (const auto& st : p.studies) {
+      if (keep && !keep(p, st)) continue;
+      for (const auto& se : st.series) {
+        for (const auto& i : se.instances) out.push_back(DiscInstance{&p, &st, &se, &i});
+      }
+    }
+  }
+  // Sector 0 means unknown (a folder): those keep the content model's order.
+  std::stable_sort(out.begin(), out.end(), [](const DiscInstance& a, const DiscInstance& b) {
+    return a.instance->firstSector < b.instance->firstSector;
+  });
+  return out;
+}
+
+uplink::InstanceRow instanceRow(const DiscInstance& item, const uplink::SpooledInstance& spooled) {
+  uplink::InstanceRow row;
+  row.sopInstanceUid = item.instance->sopInstanceUid;
+  row.sopClassUid = item.instance->sopClassUid;
+  row.transferSyntaxUid = item.instance->transferSyntaxUid;
+  row.studyUid = item.study->studyInstanceUid;
+  row.seriesUid = item.series->seriesInstanceUid;
+  row.foreignPatientId = item.patient->patientId;
+  row.foreignIssuer = item.patient->issuer;
+  row.spoolPath = spooled.path;
+  row.sha256 = spooled.sha256;
+  row.size = spooled.size;
+  return row;
+}
+
 }  // namespace discbridge::kiosk

@@ -313,3 +313,42 @@ TEST(FolderWatcherTest, ReportsAnImageOnceItStopsGrowingAndIgnoresTheRest) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DiscOrderTest, InstancesAreCopiedInSectorOrderAcrossStudies) {
+  ingest::FileSetReport report;
+  report.patients.resize(1);
+  auto& p = report.patients[0];
+  p.patientId = "P";
+  p.studies.resize(2);
+  p.studies[0].studyInstanceUid = "S1";
+  p.studies[1].studyInstanceUid = "S2";
+  auto inst = [](const char* uid, std::uint64_t lsn) {
+    ingest::InstanceRef i;
+    i.sopInstanceUid = uid;
+    i.firstSector = lsn;
+    return i;
+  };
+  p.studies[0].series.push_back({"SE1", "CT", "", "1", {inst("a", 900), inst("b", 300)}});
+  p.studies[1].series.push_back({"SE2", "MR", "", "1", {inst("c", 500), inst("d", 100)}});
+  auto all = instancesInDiscOrder(report);
+  ASSERT_EQ(all.size(), 4u);
+  std::string order;
+  for (const auto& x : all) order += x.instance->sopInstanceUid;
+  EXPECT_EQ(order, "dbca");
+  EXPECT_EQ(all[0].study->studyInstanceUid, "S2");
+  EXPECT_EQ(all[0].series->seriesInstanceUid, "SE2");
+  auto only = instancesInDiscOrder(report, [](const auto&, const auto& s) { return s.studyInstanceUid == "S1"; });
+  ASSERT_EQ(only.size(), 2u);
+  EXPECT_EQ(only[0].instance->sopInstanceUid, "b");
+  uplink::SpooledInstance sp{"/spool/x.dcm", "abc", 42};
+  auto row = instanceRow(all[0], sp);
+  EXPECT_EQ(row.sopInstanceUid, "d");
+  EXPECT_EQ(row.studyUid, "S2");
+  EXPECT_EQ(row.foreignPatientId, "P");
+  EXPECT_EQ(row.spoolPath, "/spool/x.dcm");
+  EXPECT_EQ(row.size, 42u);
+}
+
+}  // namespace
