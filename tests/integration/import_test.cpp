@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "../support/commitment_standin.h"
 #include "../support/orthanc_server.h"
 
 namespace discbridge::test {
@@ -263,6 +264,23 @@ TEST_F(ImportTest, WrongAeTitleIsAClearErrorAndTheJobIsKept) {
   EXPECT_NE(trail.find("csd-code=\\\"110105\\\""), std::string::npos) << trail;
   EXPECT_NE(trail.find("100001"), std::string::npos);
   EXPECT_NE(trail.find(job["study_instance_uids"][0].get<std::string>()), std::string::npos);
+}
+
+// A PACS that reports storage commitment on the storing association: the
+// report is answered there and the rows become committed, with no report ever
+// reaching our listener.
+TEST_F(ImportTest, CommitmentReportedOnTheStoringAssociation) {
+  const int port = freePort();
+  CommitmentStandIn pacs(port);
+  const std::string dest = "[destinations.standin]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                           "\ncalled_ae = \"STANDIN\"\ncommitment_on_association = true\ntimeout_seconds = 5\n";
+  auto r = cli({"import", disc("good.iso"), "--patient", "EXT123=100001", "--to", "standin", "--wait", "--json"}, true, dest);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(count(r.json, "committed"), 5);
+  EXPECT_EQ(pacs.stored.load(), 5);
+  EXPECT_GE(pacs.reports.load(), 1);
+  EXPECT_EQ(pacs.reportsAnswered.load(), pacs.reports.load());
+  EXPECT_EQ(pacs.actions.load(), pacs.reports.load());
 }
 
 // A throwaway CA and a server certificate for 127.0.0.1, made with OpenSSL.

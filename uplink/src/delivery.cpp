@@ -178,7 +178,9 @@ void Deliverer::deliverBatch(const PacsDestination& dest, std::vector<DeliveryRo
       StoreOutcome o = (*assoc)->store(*ff.getDataset(), refOf(r));
       if (o.result == StoreResult::Stored) {
         stored.push_back(r);
-        if (stored.size() >= 200) commitGroup();
+        // A PACS that reports on this association could send its report
+        // between our C-STOREs; asking once, after the last, keeps the two apart.
+        if (stored.size() >= 200 && !dest.commitmentOnAssociation) commitGroup();
       } else if (o.result == StoreResult::Permanent) {
         (void)outbox_.markFailed({r.id}, o.message);
       } else {
