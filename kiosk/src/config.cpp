@@ -132,6 +132,7 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
                       readNumber(t, "idle_seconds", cfg.kiosk.idleSeconds, 5, 3600),
                       readNumber(t, "receipt_seconds", cfg.kiosk.receiptSeconds, 3, 600),
                       readNumber(t, "staff_idle_seconds", cfg.kiosk.staffIdleSeconds, 10, 86400),
+                      readNumber(t, "retention_days", cfg.kiosk.retentionDays, 1, 3650),
                       readString(t, "audit_file", cfg.kiosk.auditFile),
                       readString(t, "audit_source_id", cfg.kiosk.auditSourceId)});
         if (!read) return read;

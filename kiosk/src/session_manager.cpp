@@ -430,7 +430,20 @@ struct SessionManager::Impl {
     for (auto id : store->inStates({SessionState::Spooled})) setState(id, SessionState::AwaitingConfirmation);
   }
 
+  // Finished sessions hold patient names; they are kept only as long as
+  // the site says (their files went when they finished).
+  void forgetOld() {
+    auto ids = store->forgetFinished(cfg.kiosk.retentionDays);
+    if (!ids) {
+      spdlog::error("sessions: {}", ids.error().message);
+      return;
+    }
+    for (auto id : *ids) removeSessionFiles(id);
+    if (!ids->empty()) spdlog::info("sessions: {} finished sessions older than {} days forgotten", ids->size(), cfg.kiosk.retentionDays);
+  }
+
   void watchLoop() {
+    auto lastForget = Clock::now();
     std::optional<FolderWatcher> folder;
     if (options.watch && !cfg.kiosk.watchFolder.empty()) folder.emplace(cfg.kiosk.watchFolder);
     DriveWatcher drives;
@@ -442,6 +455,10 @@ struct SessionManager::Impl {
         for (const auto& ev : drives.poll()) onMedia(ev);
       }
       followDeliveries();
+      if (Clock::now() - lastForget > std::chrono::hours(1)) {
+        lastForget = Clock::now();
+        forgetOld();
+      }
       std::unique_lock lock(mu);
       wake.wait_for(lock, std::chrono::milliseconds(cfg.kiosk.pollMilliseconds), [&] { return stopping; });
     }
@@ -506,6 +523,7 @@ void SessionManager::start() {
   if (m.started) return;
   m.started = true;
   m.record(AuditEvent{AuditEventType::ApplicationStart, true, "kiosk", {}, {}, {}, {}, {}, {}});
+  m.forgetOld();
   m.resume();
   if (m.options.deliver) {
     m.service->startListener();

@@ -366,4 +366,29 @@ std::vector<std::int64_t> SessionStore::inStates(const std::vector<SessionState>
   return out;
 }
 
+Result<std::vector<std::int64_t>> SessionStore::forgetFinished(int days) {
+  std::lock_guard lock(mu_);
+  const std::string age = "-" + std::to_string(days) + " days";
+  std::vector<std::int64_t> ids;
+  {
+    Statement s(db_,
+                "SELECT id FROM session WHERE state IN ('done', 'rejected', 'unreadable', 'no_dicom') "
+                "AND updated < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)");
+    s.bind({age});
+    while (s.step()) ids.push_back(s.integer(0));
+  }
+  sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  for (auto id : ids) {
+    Statement a(db_, "DELETE FROM session_instance WHERE session = ?");
+    Statement b(db_, "DELETE FROM session WHERE id = ?");
+    if (a.bind({id}).run() != SQLITE_DONE || b.bind({id}).run() != SQLITE_DONE) {
+      auto e = done(db_, SQLITE_ERROR, "forgetting sessions");
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return e.error();
+    }
+  }
+  if (auto r = done(db_, sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr), "forgetting sessions"); !r) return r.error();
+  return ids;
+}
+
 }  // namespace discbridge::kiosk

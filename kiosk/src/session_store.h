@@ -43,6 +43,9 @@ class SessionStore {
   // Newest first; finished sessions older than a day are left out.
   std::vector<SessionInfo> list();
   std::vector<std::int64_t> inStates(const std::vector<SessionState>& states);
+  // Forgets finished sessions (done, rejected, unreadable, no DICOM) last
+  // changed more than `days` ago; returns their ids.
+  Result<std::vector<std::int64_t>> forgetFinished(int days);
 
  private:
   explicit SessionStore(sqlite3* db);

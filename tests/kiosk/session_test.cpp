@@ -2,6 +2,7 @@
 // a watched folder, a real SQLite session store, spool and outbox, the audit
 // trail as written on disk.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
@@ -239,6 +240,29 @@ TEST_F(SessionTest, StaffPinsAreCheckedAuditedAndLockedAfterFiveFailures) {
   EXPECT_EQ(manager_->authenticate("7310").value_or(""), "anne");
   EXPECT_NE(audit().find("110114"), std::string::npos);
   EXPECT_NE(audit().find("wrong PIN"), std::string::npos);
+}
+
+TEST_F(SessionTest, FinishedSessionsAreForgottenAfterTheRetentionPeriod) {
+  {
+    auto store = SessionStore::open(cfg_.sessionsDb());
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*store)->create("/nowhere/" + std::to_string(i) + ".iso", ""));
+    ASSERT_TRUE((*store)->setState(1, SessionState::Rejected));
+    ASSERT_TRUE((*store)->setState(2, SessionState::AwaitingConfirmation));
+    ASSERT_TRUE((*store)->setState(3, SessionState::Done));
+  }
+  // Sessions 1 and 2 were last changed 40 days ago; 3 today.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(cfg_.sessionsDb().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE session SET updated = strftime('%Y-%m-%dT%H:%M:%SZ','now','-40 days') WHERE id IN (1, 2)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  cfg_.kiosk.retentionDays = 30;
+  open(false);
+  EXPECT_FALSE(manager_->session(1));  // finished and old: forgotten
+  EXPECT_TRUE(manager_->session(2));   // still waiting for staff: kept however old
+  EXPECT_TRUE(manager_->session(3));   // finished today: kept
 }
 
 TEST(AuditTrailTest, MessagesFollowTheVocabularyAndTheChainShowsTampering) {

@@ -69,6 +69,7 @@ struct KioskConfig {
   int idleSeconds = 60;        // a patient screen returns to the welcome screen
   int receiptSeconds = 20;     // how long "please take your disc" stays
   int staffIdleSeconds = 300;  // staff are logged out after this
+  int retentionDays = 30;      // finished sessions (names, receipt codes) are forgotten after this
   // user -> SHA-256 (hex) of "user:PIN"; empty: one user "staff" with PIN 2468
   // and a warning on every staff screen.
   std::map<std::string, std::string> staffPins;
