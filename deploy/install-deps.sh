@@ -14,7 +14,7 @@ packages=(
   libgtest-dev googletest dcmtk libcdio-utils xorriso genisoimage udftools
   clang libclang-rt-14-dev openssl
   # services the later delivery tests start on loopback
-  orthanc orthanc-dicomweb nginx-light curl fonts-dejavu-core
+  orthanc orthanc-dicomweb nginx-light curl fonts-dejavu-core rsyslog rsyslog-gnutls
 )
 
 missing=()

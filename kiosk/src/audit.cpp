@@ -253,4 +253,51 @@ Result<AuditVerification> AuditTrail::verify(const std::string& path) {
   return v;
 }
 
+AuditForwarder::AuditForwarder(std::string trailPath, uplink::SyslogTarget target, std::string hostName)
+    : trail_(std::move(trailPath)), state_(trail_ + ".forwarded"), host_(std::move(hostName)), client_(std::move(target)) {
+  std::ifstream in(state_);
+  if (!(in >> seq_ >> offset_)) seq_ = offset_ = 0;
+}
+
+AuditForwarder::~AuditForwarder() = default;
+
+Result<std::size_t> AuditForwarder::forwardPending(std::size_t maxRecords) {
+  std::ifstream in(trail_, std::ios::binary);
+  if (!in) return std::size_t{0};
+  in.seekg(0, std::ios::end);
+  if (static_cast<long long>(in.tellg()) < offset_) seq_ = offset_ = 0;  // a new trail
+  in.seekg(offset_);
+  std::vector<std::string> records;
+  long long seq = seq_, offset = offset_;
+  std::string line;
+  while (records.size() < maxRecords && std::getline(in, line)) {
+    if (in.eof()) break;  // a line still being written has no newline yet
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("message") || !j.contains("seq")) {
+      return makeError("AUDIT_BROKEN", "audit trail " + trail_ + ": unreadable record after " + std::to_string(seq));
+    }
+    const std::string message = j["message"].get<std::string>();
+    const bool failure = message.find("EventOutcomeIndicator=\"0\"") == std::string::npos;
+    records.push_back(uplink::syslogRecord(j.value("time", ""), host_, "DISCBRIDGE", "DICOM+RFC3881", message, failure));
+    seq = j["seq"].get<long long>();
+    offset += static_cast<long long>(line.size()) + 1;
+  }
+  if (records.empty()) return std::size_t{0};
+  if (auto r = client_.send(records); !r) return r.error();
+  // Remembered only once sent: a crash in between sends them again (at
+  // least once, as syslog is).
+  const std::string tmp = state_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << seq << " " << offset << "\n";
+    if (!out) return makeError("AUDIT_WRITE", "cannot write " + state_);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, state_, ec);
+  if (ec) return makeError("AUDIT_WRITE", "cannot write " + state_);
+  seq_ = seq;
+  offset_ = offset;
+  return records.size();
+}
+
 }  // namespace discbridge::kiosk

@@ -111,7 +111,8 @@ int runCli(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "the audit trail");
   std::string auditAction = "verify";
-  audit->add_option("ACTION", auditAction, "verify: check the trail's hash chain")->check(CLI::IsMember({"verify"}));
+  audit->add_option("ACTION", auditAction, "verify: check the trail's hash chain; forward: send what is new to [kiosk] audit_syslog")
+      ->check(CLI::IsMember({"verify", "forward"}));
   audit->add_flag("--json", json, "as JSON");
 
   auto* serve = app.add_subcommand("serve", "the delivery daemon: works the outbox until stopped");
@@ -158,7 +159,7 @@ int runCli(int argc, char** argv) {
     return cmdOutbox(*cfg, outboxAction, outboxJob, json);
   }
   if (*serve) return cmdServe(*cfg);
-  if (*audit) return cmdAuditVerify(*cfg, json);
+  if (*audit) return auditAction == "forward" ? cmdAuditForward(*cfg) : cmdAuditVerify(*cfg, json);
   if (*mpiImport) return cmdMpiImport(*cfg, file, format, json);
   if (*mpiSearch) return cmdMpiSearch(*cfg, query, json);
   if (*match) return cmdMatch(*cfg, source, json);

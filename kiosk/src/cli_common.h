@@ -42,6 +42,7 @@ int cmdImport(const Config& cfg, const ImportArgs& args);
 int cmdOutbox(const Config& cfg, const std::string& action, std::int64_t job, bool json);
 int cmdServe(const Config& cfg);
 int cmdAuditVerify(const Config& cfg, bool json);
+int cmdAuditForward(const Config& cfg);
 
 int cmdMpiImport(const Config& cfg, const std::string& file, const std::string& format, bool json);
 int cmdMpiSearch(const Config& cfg, const std::string& query, bool json);

@@ -134,8 +134,15 @@ Result<void> readSections(const toml::table& root, Config& cfg) {
                       readNumber(t, "staff_idle_seconds", cfg.kiosk.staffIdleSeconds, 10, 86400),
                       readNumber(t, "retention_days", cfg.kiosk.retentionDays, 1, 3650),
                       readString(t, "audit_file", cfg.kiosk.auditFile),
-                      readString(t, "audit_source_id", cfg.kiosk.auditSourceId)});
+                      readString(t, "audit_source_id", cfg.kiosk.auditSourceId),
+                      readString(t, "audit_syslog", cfg.kiosk.auditSyslog),
+                      readString(t, "audit_ca_file", cfg.kiosk.auditCaFile),
+                      readString(t, "audit_cert_file", cfg.kiosk.auditCertFile),
+                      readString(t, "audit_key_file", cfg.kiosk.auditKeyFile)});
         if (!read) return read;
+        if (!cfg.kiosk.auditSyslog.empty()) {
+          if (auto u = uplink::parseSyslogUrl(cfg.kiosk.auditSyslog); !u) return u.error();
+        }
         if (const toml::array* a = t["destinations"].as_array()) {
           for (const auto& n : *a) {
             auto v = n.value<std::string>();
@@ -262,6 +269,15 @@ std::string Config::auditSourceId() const {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   return delivery.aeTitle + "@" + (host[0] != '\0' ? host : "localhost");
+}
+
+Result<uplink::SyslogTarget> Config::auditTarget() const {
+  auto t = uplink::parseSyslogUrl(kiosk.auditSyslog);
+  if (!t) return t.error();
+  t->caFile = kiosk.auditCaFile;
+  t->certFile = kiosk.auditCertFile;
+  t->keyFile = kiosk.auditKeyFile;
+  return t;
 }
 
 Result<uplink::Destination> Config::destination(const std::string& nameOrUrl) const {

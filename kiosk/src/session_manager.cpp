@@ -119,7 +119,8 @@ struct SessionManager::Impl {
   std::deque<std::pair<std::int64_t, std::string>> reads;
   std::deque<std::function<void()>> actions;
   std::atomic<bool> stopDelivery{false};
-  std::thread watcher, reader, worker, delivery;
+  std::atomic<bool> stopForwarding{false};  // after the last record of a run
+  std::thread watcher, reader, worker, delivery, forwarder;
 
   struct Rate {
     Clock::time_point start = Clock::now();
@@ -464,6 +465,23 @@ struct SessionManager::Impl {
     }
   }
 
+  // The trail goes to the site's audit repository as it grows; while the
+  // collector is unreachable the records wait in the trail.
+  void forwardLoop(uplink::SyslogTarget target) {
+    AuditForwarder f(cfg.auditFile(), std::move(target), cfg.auditSourceId());
+    bool warned = false;
+    while (!stopForwarding.load()) {
+      auto sent = f.forwardPending();
+      if (!sent && !warned) spdlog::warn("audit forwarding: {} (records stay queued)", sent.error().message);
+      warned = !sent;
+      bool more = sent && *sent > 0;
+      std::unique_lock lock(mu);
+      wake.wait_for(lock, more ? std::chrono::milliseconds(0) : std::chrono::milliseconds(cfg.kiosk.pollMilliseconds),
+                    [&] { return stopForwarding.load(); });
+    }
+    (void)f.forwardPending();  // the stop record, where the collector is there
+  }
+
   void readLoop() {
     for (;;) {
       std::pair<std::int64_t, std::string> next;
@@ -532,6 +550,13 @@ void SessionManager::start() {
   m.reader = std::thread([&m] { m.readLoop(); });
   m.worker = std::thread([&m] { m.workLoop(); });
   m.watcher = std::thread([&m] { m.watchLoop(); });
+  if (!m.cfg.kiosk.auditSyslog.empty()) {
+    if (auto target = m.cfg.auditTarget()) {
+      m.forwarder = std::thread([&m, t = *target] { m.forwardLoop(t); });
+    } else {
+      spdlog::error("audit forwarding: {}", target.error().message);
+    }
+  }
 }
 
 void SessionManager::stop() {
@@ -547,6 +572,12 @@ void SessionManager::stop() {
     if (t->joinable()) t->join();
   }
   m.record(AuditEvent{AuditEventType::ApplicationStop, true, "kiosk", {}, {}, {}, {}, {}, {}});
+  {
+    std::lock_guard lock(m.mu);
+    m.stopForwarding = true;
+  }
+  m.wake.notify_all();
+  if (m.forwarder.joinable()) m.forwarder.join();
   m.started = false;
 }
 

@@ -283,6 +283,27 @@ int cmdAuditVerify(const Config& cfg, bool jsonOut) {
   return v->intact ? kOk : kFailure;
 }
 
+int cmdAuditForward(const Config& cfg) {
+  auto target = cfg.auditTarget();
+  if (!target) {
+    std::fprintf(stderr, "discbridge: [kiosk] audit_syslog: %s\n", target.error().message.c_str());
+    return kUsage;
+  }
+  AuditForwarder f(cfg.auditFile(), *target, cfg.auditSourceId());
+  std::size_t total = 0;
+  for (;;) {
+    auto sent = f.forwardPending();
+    if (!sent) {
+      std::fprintf(stderr, "discbridge: %s (%zu sent, the rest stay queued)\n", sent.error().message.c_str(), total);
+      return kFailure;
+    }
+    total += *sent;
+    if (*sent == 0) break;
+  }
+  std::printf("%zu audit records forwarded to %s (up to record %lld)\n", total, cfg.kiosk.auditSyslog.c_str(), f.forwarded());
+  return kOk;
+}
+
 int cmdServe(const Config& cfg) {
   auto service = DeliveryService::open(cfg);
   if (!service) {

@@ -14,6 +14,7 @@
 #include "cli_runner.h"
 #include "../support/commitment_standin.h"
 #include "../support/orthanc_server.h"
+#include "../support/test_certificates.h"
 
 namespace discbridge::test {
 namespace {
@@ -283,18 +284,7 @@ TEST_F(ImportTest, CommitmentReportedOnTheStoringAssociation) {
   EXPECT_EQ(pacs.actions.load(), pacs.reports.load());
 }
 
-// A throwaway CA and a server certificate for 127.0.0.1, made with OpenSSL.
-void makeCertificates(const fs::path& dir) {
-  fs::create_directories(dir);
-  std::string d = quote(dir.string());
-  std::string cmd =
-      "cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA'"
-      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj '/CN=Other CA'"
-      " && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'"
-      " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf"
-      " && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf";
-  ASSERT_EQ(std::system((cmd + " >/dev/null 2>&1").c_str()), 0);
-}
+void makeCertificates(const fs::path& dir) { ASSERT_TRUE(makeTestCertificates(dir)); }
 
 TEST_F(ImportTest, DicomTlsWithVerificationAndAnUnknownCaRefused) {
   makeCertificates(home_ / "tls");

@@ -11,6 +11,7 @@
 
 #include "discbridge/kiosk/audit.h"
 #include "discbridge/kiosk/session.h"
+#include "../support/rsyslog_server.h"
 #include "media_watch.h"
 #include "session_store.h"
 #include "wiring.h"
@@ -263,6 +264,68 @@ TEST_F(SessionTest, FinishedSessionsAreForgottenAfterTheRetentionPeriod) {
   EXPECT_FALSE(manager_->session(1));  // finished and old: forgotten
   EXPECT_TRUE(manager_->session(2));   // still waiting for staff: kept however old
   EXPECT_TRUE(manager_->session(3));   // finished today: kept
+}
+
+// The trail goes to a real audit record repository (rsyslog, syslog over
+// TLS); while the repository is down, records wait and arrive later.
+TEST_F(SessionTest, AuditRecordsReachTheRepositoryAndWaitWhileItIsDown) {
+  if (!test::RsyslogServer::available()) GTEST_SKIP() << "rsyslog with gtls is not installed";
+  test::RsyslogServer syslog(home_ / "syslog");
+  std::string err;
+  ASSERT_TRUE(syslog.start(err)) << err;
+  cfg_.kiosk.auditSyslog = "tls://127.0.0.1:" + std::to_string(syslog.port);
+  cfg_.kiosk.auditCaFile = syslog.caFile().string();
+  auto until = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 200 && !done(); ++i) std::this_thread::sleep_for(50ms);
+    return done();
+  };
+  open(false);
+  ASSERT_TRUE(manager_->authenticate("2468"));
+  ASSERT_TRUE(until([&] { return syslog.received().find("110114") != std::string::npos; })) << syslog.received();
+  const std::string first = syslog.received();
+  EXPECT_NE(first.find("<85>1 "), std::string::npos);  // authpriv.notice, RFC 5424
+  EXPECT_NE(first.find(" DISCBRIDGE "), std::string::npos);
+  EXPECT_NE(first.find(" DICOM+RFC3881 "), std::string::npos);
+  EXPECT_NE(first.find("csd-code=\"110120\""), std::string::npos);  // application start came first
+
+  syslog.stop();
+  EXPECT_FALSE(manager_->authenticate("1111"));  // recorded while the repository is down
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(syslog.start(err)) << err;
+  ASSERT_TRUE(until([&] { return syslog.received().find("wrong PIN") != std::string::npos; })) << syslog.received();
+  EXPECT_NE(syslog.received().find("<84>1 "), std::string::npos);  // a failure is a warning
+  manager_.reset();  // the stop record goes too
+  EXPECT_TRUE(until([&] { return syslog.received().find("csd-code=\"110121\"") != std::string::npos; }));
+  // Each record once, in order.
+  const std::string all = syslog.received();
+  EXPECT_EQ(all.find("wrong PIN"), all.rfind("wrong PIN"));
+  EXPECT_LT(all.find("110120"), all.find("wrong PIN"));
+}
+
+TEST_F(SessionTest, AuditRepositoryWithAnUnknownCertificateIsRefused) {
+  if (!test::RsyslogServer::available()) GTEST_SKIP() << "rsyslog with gtls is not installed";
+  test::RsyslogServer syslog(home_ / "syslog");
+  std::string err;
+  ASSERT_TRUE(syslog.start(err)) << err;
+  AuditEvent e;
+  e.type = AuditEventType::Login;
+  auto trail = AuditTrail::open((home_ / "audit.log").string(), "test");
+  ASSERT_TRUE(trail);
+  ASSERT_TRUE((*trail)->record(e));
+  uplink::SyslogTarget t{"127.0.0.1", syslog.port, syslog.otherCaFile().string(), "", "", 5};
+  AuditForwarder wrongCa((home_ / "audit.log").string(), t, "test");
+  auto sent = wrongCa.forwardPending();
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, "SYSLOG_TLS_VERIFY");
+  EXPECT_EQ(wrongCa.forwarded(), 0);
+  t.host = "localhost";  // the right CA, and a name the certificate carries
+  t.caFile = syslog.caFile().string();
+  AuditForwarder right((home_ / "audit.log").string(), t, "test");
+  auto ok = right.forwardPending();
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, 1u);
+  EXPECT_EQ(right.forwarded(), 1);
+  EXPECT_EQ(*right.forwardPending(), 0u);  // nothing twice
 }
 
 TEST(AuditTrailTest, MessagesFollowTheVocabularyAndTheChainShowsTampering) {

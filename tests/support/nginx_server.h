@@ -3,6 +3,8 @@
 // switchable 503 with Retry-After.
 #pragma once
 
+#include "test_certificates.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,17 +28,7 @@ class NginxServer {
 
   // Creates ca.pem, other.pem (an unrelated CA) and a server certificate for
   // localhost and 127.0.0.1.
-  bool makeCertificates() {
-    std::string d = dir_.string();
-    std::filesystem::create_directories(dir_);
-    std::string cmd =
-        "cd '" + d + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA'"
-        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj '/CN=Other CA'"
-        " && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'"
-        " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext.cnf"
-        " && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf";
-    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
-  }
+  bool makeCertificates() { return makeTestCertificates(dir_); }
 
   bool start(std::string& error) {
     if (!makeCertificates()) {

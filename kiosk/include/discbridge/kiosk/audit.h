@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "discbridge/ingest/result.h"
+#include "discbridge/uplink/syslog.h"
 
 namespace discbridge::kiosk {
 
@@ -68,6 +69,25 @@ class AuditTrail {
   std::string path_, sourceId_;
   long long seq_;
   std::string lastHash_;
+};
+
+// Forwards the trail's records, in order, to an audit record repository by
+// syslog over TLS. How far it got is kept beside the trail
+// (<trail>.forwarded: last sequence number and byte offset), so what the
+// collector has not taken stays queued in the trail itself, across restarts.
+class AuditForwarder {
+ public:
+  AuditForwarder(std::string trailPath, uplink::SyslogTarget target, std::string hostName);
+  ~AuditForwarder();
+  // Sends what is new, up to maxRecords; returns how many went.
+  Result<std::size_t> forwardPending(std::size_t maxRecords = 500);
+  long long forwarded() const { return seq_; }
+
+ private:
+  std::string trail_, state_, host_;
+  uplink::SyslogTlsClient client_;
+  long long seq_ = 0;
+  long long offset_ = 0;
 };
 
 }  // namespace discbridge::kiosk

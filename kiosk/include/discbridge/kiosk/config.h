@@ -11,6 +11,7 @@
 
 #include "discbridge/ingest/result.h"
 #include "discbridge/uplink/delivery.h"
+#include "discbridge/uplink/syslog.h"
 
 namespace discbridge::kiosk {
 
@@ -76,6 +77,10 @@ struct KioskConfig {
   std::vector<std::string> destinations;  // offered when confirming; empty: every configured one
   std::string auditFile;                  // empty: <data_dir>/audit.log
   std::string auditSourceId;              // empty: DISCBRIDGE@<host name>
+  // The audit record repository: tls://host[:port] (syslog over TLS,
+  // RFC 5425); empty: the local trail only.
+  std::string auditSyslog;
+  std::string auditCaFile, auditCertFile, auditKeyFile;
 };
 
 struct Config {
@@ -95,6 +100,7 @@ struct Config {
   std::string outboxDb() const { return delivery.outboxDb.empty() ? dataDir + "/outbox.sqlite" : delivery.outboxDb; }
   std::string auditFile() const { return kiosk.auditFile.empty() ? dataDir + "/audit.log" : kiosk.auditFile; }
   std::string auditSourceId() const;
+  Result<uplink::SyslogTarget> auditTarget() const;
   std::string sessionsDb() const { return dataDir + "/sessions.sqlite"; }
   // A destination by name, or a dicom://, dicoms:// or https:// URL.
   Result<uplink::Destination> destination(const std::string& nameOrUrl) const;
