@@ -97,7 +97,7 @@ class CommitmentStandIn {
           request->findAndGetOFString(DCM_TransactionUID, tx);
           report.putAndInsertString(DCM_TransactionUID, tx.c_str());
           DcmSequenceOfItems* refs = nullptr;
-          if (request->findAndGetSequence(DCM_ReferencedSOPSequence, refs, false, true).good() && refs != nullptr) {
+          if (request->findAndGetSequence(DCM_ReferencedSOPSequence, refs).good() && refs != nullptr) {
             report.insert(new DcmSequenceOfItems(*refs));
           }
           Uint16 status = 0xFFFF;
